@@ -1,0 +1,57 @@
+/**
+ * Opens the database: PostgreSQL through `pg` when a URL is given, otherwise PGlite
+ * under the data dir. The only file that knows which one it is.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Kysely, Migrator, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { Logger } from '../../shared/logger.js'
+import type { Database } from './schema.js'
+import { migrationProvider } from './migrations.js'
+import { PGliteDialect } from './pglite-dialect.js'
+
+/** Where the database is. */
+export type DatabaseLocation =
+  | { readonly kind: 'postgres', readonly url: string, readonly poolSize?: number }
+  | { readonly kind: 'pglite', readonly dataDir: string | null }
+
+/** An open database. */
+export interface OpenDatabase {
+  readonly db: Kysely<Database>
+  readonly kind: 'postgres' | 'pglite'
+  close (): Promise<void>
+}
+
+/** Open the database (no migrations; see {@link migrateToLatest}). */
+export async function openDatabase (location: DatabaseLocation): Promise<OpenDatabase> {
+  if (location.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: location.url, max: location.poolSize ?? 10 })
+    // An idle client that loses its server emits 'error' on the pool; without a listener
+    // that would crash the process. The next query gets a fresh connection.
+    pool.on('error', () => {})
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    return { db, kind: 'postgres', close: () => db.destroy() }
+  }
+  const { PGlite } = await import('@electric-sql/pglite')
+  let pglite
+  if (location.dataDir === null) {
+    pglite = await PGlite.create()
+  } else {
+    await mkdir(location.dataDir, { recursive: true })
+    pglite = await PGlite.create(join(location.dataDir, 'pglite'))
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  return { db, kind: 'pglite', close: () => db.destroy() }
+}
+
+/** Run every pending migration; throws when one fails. */
+export async function migrateToLatest (db: Kysely<Database>, log: Logger): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'printmq_migrations', migrationLockTableName: 'printmq_migrations_lock' })
+  const { error, results } = await migrator.migrateToLatest()
+  for (const result of results ?? []) {
+    if (result.status === 'Success') log.info({ migration: result.migrationName }, 'migration applied')
+    else if (result.status === 'Error') log.error({ migration: result.migrationName }, 'migration failed')
+  }
+  if (error !== undefined) throw error
+}

@@ -1,0 +1,161 @@
+/**
+ * Print jobs and their event history. Functions take a tenant-scoped transaction.
+ * Transitions follow shared/job-states.ts: monotonic, terminal states final; a result
+ * the lifecycle does not allow is stored as an ignored event, never applied.
+ */
+import { sql, type Kysely, type Selectable } from 'kysely'
+import { canTransition, type JobState } from '../../shared/job-states.js'
+import type { Database, JobEventsTable, PrintJobsTable } from './schema.js'
+import type { TenantTransaction } from './tenant-scope.js'
+
+export type JobRow = Selectable<PrintJobsTable>
+export type JobEventRow = Selectable<JobEventsTable>
+
+/** What a new job is. */
+export interface NewJob {
+  readonly tenant: string
+  readonly id: string
+  readonly branchId: string
+  readonly printerId: string
+  readonly agentId: string
+  readonly content: unknown
+  readonly copies: number
+  readonly reference: string | null
+  readonly correlationId: string
+  readonly expiresAt: Date
+}
+
+/** Insert a job in state `queued` with its first event. */
+export async function insertJob (trx: TenantTransaction, job: NewJob): Promise<JobRow> {
+  const now = new Date()
+  const row = await trx.insertInto('print_jobs').values({
+    tenant_id: job.tenant,
+    id: job.id,
+    branch_id: job.branchId,
+    printer_id: job.printerId,
+    agent_id: job.agentId,
+    content: JSON.stringify(job.content),
+    copies: job.copies,
+    reference: job.reference,
+    correlation_id: job.correlationId,
+    state: 'queued',
+    expires_at: job.expiresAt,
+    created_at: now,
+    updated_at: now
+  }).returningAll().executeTakeFirstOrThrow()
+  await insertEvent(trx, { tenant: job.tenant, jobId: job.id, state: 'queued', correlationId: job.correlationId, code: null, detail: null, ignored: false, at: now })
+  return row
+}
+
+/** One job, or null. */
+export async function findJob (trx: TenantTransaction, jobId: string): Promise<JobRow | null> {
+  return (await trx.selectFrom('print_jobs').selectAll().where('id', '=', jobId).executeTakeFirst()) ?? null
+}
+
+/** A job's events, oldest first. */
+export async function listJobEvents (trx: TenantTransaction, jobId: string): Promise<JobEventRow[]> {
+  return await trx.selectFrom('job_events').selectAll().where('job_id', '=', jobId).orderBy('id').execute()
+}
+
+/** What a transition request carries. */
+export interface TransitionRequest {
+  readonly to: JobState
+  readonly correlationId: string
+  readonly code?: number | null
+  readonly detail?: string | null
+}
+
+/** Outcome of {@link transitionJob}. */
+export type TransitionOutcome =
+  | { readonly kind: 'applied', readonly job: JobRow }
+  | { readonly kind: 'ignored', readonly job: JobRow }
+  | { readonly kind: 'not-found' }
+
+/**
+ * Move a job to `request.to` if the lifecycle allows it; otherwise record the request as
+ * an ignored event. The row is locked for the rest of the transaction.
+ */
+export async function transitionJob (trx: TenantTransaction, jobId: string, request: TransitionRequest): Promise<TransitionOutcome> {
+  const job = await trx.selectFrom('print_jobs').selectAll().where('id', '=', jobId).forUpdate().executeTakeFirst()
+  if (job === undefined) return { kind: 'not-found' }
+  const now = new Date()
+  const allowed = canTransition(job.state, request.to)
+  await insertEvent(trx, {
+    tenant: job.tenant_id, jobId, state: request.to, correlationId: request.correlationId,
+    code: request.code ?? null, detail: request.detail ?? null, ignored: !allowed, at: now
+  })
+  if (!allowed) return { kind: 'ignored', job }
+  const updated = await trx.updateTable('print_jobs')
+    .set({
+      state: request.to,
+      updated_at: now,
+      ...(request.code !== undefined ? { result_code: request.code } : {}),
+      ...(request.detail !== undefined ? { result_detail: request.detail } : {})
+    })
+    .where('id', '=', jobId)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return { kind: 'applied', job: updated }
+}
+
+/**
+ * `queued` -> `dispatched` once the broker acknowledged the publish. A job that moved on
+ * meanwhile (the agent's result can overtake the acknowledgement) is left as it is.
+ */
+export async function markDispatched (trx: TenantTransaction, jobId: string): Promise<JobRow | null> {
+  const now = new Date()
+  const row = await trx.updateTable('print_jobs')
+    .set({ state: 'dispatched', updated_at: now })
+    .where('id', '=', jobId).where('state', '=', 'queued')
+    .returningAll()
+    .executeTakeFirst()
+  if (row === undefined) return null
+  await insertEvent(trx, { tenant: row.tenant_id, jobId, state: 'dispatched', correlationId: row.correlation_id, code: null, detail: null, ignored: false, at: now })
+  return row
+}
+
+/** Count a publish attempt (whatever its outcome), so the sweeper waits before the next. */
+export async function recordDispatchAttempt (trx: TenantTransaction, jobId: string): Promise<void> {
+  await trx.updateTable('print_jobs')
+    .set({ dispatch_attempts: sql`dispatch_attempts + 1`, last_dispatched_at: new Date() })
+    .where('id', '=', jobId)
+    .execute()
+}
+
+/** Jobs an agent should (still) receive: not yet accepted and not expired. */
+export async function listJobsAwaitingAgent (trx: TenantTransaction, branchId: string, agentId: string, limit: number): Promise<JobRow[]> {
+  return await trx.selectFrom('print_jobs').selectAll()
+    .where('branch_id', '=', branchId).where('agent_id', '=', agentId)
+    .where('state', 'in', ['queued', 'dispatched'])
+    .where('expires_at', '>', new Date())
+    .orderBy('created_at')
+    .limit(limit)
+    .execute()
+}
+
+/** (tenant, job) pairs the dispatcher should publish, across tenants (SECURITY DEFINER function). */
+export async function jobsToDispatch (db: Kysely<Database>, limit: number, redispatchAfterSeconds: number): Promise<Array<{ tenant_id: string, job_id: string }>> {
+  const result = await sql<{ tenant_id: string, job_id: string }>`select tenant_id, job_id from printmq_jobs_to_dispatch(${limit}, ${redispatchAfterSeconds})`.execute(db)
+  return result.rows
+}
+
+/** (tenant, job) pairs past their deadline and not yet with an agent. */
+export async function jobsToExpire (db: Kysely<Database>, limit: number): Promise<Array<{ tenant_id: string, job_id: string }>> {
+  const result = await sql<{ tenant_id: string, job_id: string }>`select tenant_id, job_id from printmq_jobs_to_expire(${limit})`.execute(db)
+  return result.rows
+}
+
+async function insertEvent (trx: TenantTransaction, event: {
+  tenant: string, jobId: string, state: JobState, correlationId: string, code: number | null, detail: string | null, ignored: boolean, at: Date
+}): Promise<void> {
+  await trx.insertInto('job_events').values({
+    tenant_id: event.tenant,
+    job_id: event.jobId,
+    state: event.state,
+    correlation_id: event.correlationId,
+    code: event.code,
+    detail: event.detail,
+    ignored: event.ignored,
+    at: event.at
+  }).execute()
+}

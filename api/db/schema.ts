@@ -1,0 +1,84 @@
+/** Kysely's view of the tables (see migrations.ts for the DDL). */
+import type { ColumnType, Generated } from 'kysely'
+import type { JobState } from '../../shared/job-states.js'
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>
+type Timestamp = ColumnType<Date, Date | string, Date | string>
+type Json<T> = ColumnType<T, string, string>
+
+export interface TenantsTable {
+  id: string
+  created_at: CreatedAt
+}
+
+export interface BranchesTable {
+  tenant_id: string
+  id: string
+  name: string | null
+  created_at: CreatedAt
+}
+
+export interface AgentsTable {
+  tenant_id: string
+  branch_id: string
+  id: string
+  name: string | null
+  license_hash: string
+  license_issued_at: Timestamp
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  created_at: CreatedAt
+}
+
+export interface PrintersTable {
+  tenant_id: string
+  branch_id: string
+  id: string
+  agent_id: string
+  model: string
+  connection: Json<unknown>
+  width: number
+  created_at: CreatedAt
+  updated_at: Timestamp
+}
+
+export interface PrintJobsTable {
+  tenant_id: string
+  id: string
+  branch_id: string
+  printer_id: string
+  agent_id: string
+  content: Json<unknown>
+  copies: number
+  reference: string | null
+  correlation_id: string
+  state: JobState
+  result_code: number | null
+  result_detail: string | null
+  expires_at: Timestamp
+  created_at: CreatedAt
+  updated_at: Timestamp
+  dispatch_attempts: ColumnType<number, number | undefined, number>
+  last_dispatched_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+}
+
+export interface JobEventsTable {
+  id: Generated<string>
+  tenant_id: string
+  job_id: string
+  state: JobState
+  at: CreatedAt
+  correlation_id: string
+  code: number | null
+  detail: string | null
+  /** True when a result arrived that the lifecycle did not allow (duplicate, out of order). */
+  ignored: ColumnType<boolean, boolean | undefined, never>
+}
+
+export interface Database {
+  tenants: TenantsTable
+  branches: BranchesTable
+  agents: AgentsTable
+  printers: PrintersTable
+  print_jobs: PrintJobsTable
+  job_events: JobEventsTable
+}

@@ -1,0 +1,15 @@
+/** What the routes need, passed in by the composition root. */
+import type { Kysely } from 'kysely'
+import type { AgentRef } from '../shared/ids.js'
+import type { Database } from './db/schema.js'
+import type { JobService } from './jobs/job-service.js'
+
+/** Dependencies of the HTTP routes. */
+export interface ApiDeps {
+  readonly db: Kysely<Database>
+  readonly jobs: JobService
+  /** Re-publish an agent's retained config (after its printers changed). */
+  readonly publishAgentConfig: (ref: AgentRef, correlationId: string) => Promise<void>
+  /** Readiness of the parts the API depends on. */
+  readonly readiness: () => Promise<{ database: boolean, broker: boolean }>
+}

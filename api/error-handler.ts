@@ -1,0 +1,52 @@
+/**
+ * Turns every error into `{ statusCode, code, message }` with a stable code. Unknown
+ * errors are logged and answered as 500 without internals.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { PrintmqError } from '../shared/errors.js'
+import {
+  InternalError, InvalidIdError, InvalidRequestError, PayloadTooLargeError, RouteNotFoundError, ServiceUnavailableError, UnsupportedMediaTypeError
+} from './errors.js'
+
+const ID_PARAM = /(^|\/)(id|[A-Za-z]+Id)$/
+
+/** Install the error and not-found handlers on `app`. */
+export function installErrorHandlers (app: FastifyInstance, bodyLimit: number): void {
+  app.setNotFoundHandler((request, reply) => {
+    const error = new RouteNotFoundError(request.method, request.url.split('?')[0] ?? '')
+    void reply.code(error.statusCode).send({ statusCode: error.statusCode, code: error.code, message: error.message })
+  })
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const error = toPrintmqError(err, bodyLimit)
+    if (error.statusCode >= 500) request.log.error({ err }, 'request failed')
+    if (error.statusCode === 503) void reply.header('retry-after', '5')
+    void reply.code(error.statusCode).send({ statusCode: error.statusCode, code: error.code, message: error.message })
+  })
+}
+
+function toPrintmqError (err: FastifyError, bodyLimit: number): PrintmqError {
+  if (err instanceof PrintmqError) return err
+  if (err.validation !== undefined) {
+    const first = err.validation[0]
+    const path = `${err.validationContext ?? ''}${first?.instancePath ?? ''}`
+    if (first?.keyword === 'pattern' && ID_PARAM.test(first.instancePath)) {
+      return new InvalidIdError(path)
+    }
+    return new InvalidRequestError(`${path} ${first?.message ?? 'is invalid'}`.trim())
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return new PayloadTooLargeError(bodyLimit)
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return new UnsupportedMediaTypeError(String((err as { contentType?: string }).contentType ?? 'unknown'))
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY': return new InvalidRequestError('body must not be empty')
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': return new InvalidRequestError('body is not valid JSON')
+  }
+  if (err.statusCode === 400 || err instanceof SyntaxError) return new InvalidRequestError(err.message)
+  if (isDatabaseUnavailable(err)) return new ServiceUnavailableError('database unreachable')
+  return new InternalError()
+}
+
+function isDatabaseUnavailable (err: unknown): boolean {
+  const code = (err as { code?: string }).code
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === '57P01' || code === '57P03' || code === '08006' || code === '08001'
+}

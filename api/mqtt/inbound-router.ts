@@ -1,0 +1,49 @@
+/**
+ * Routes what the server receives over MQTT: job results to the job service, health to
+ * agent presence (a newly online agent gets its config and pending jobs again).
+ * Every payload is validated; a bad one is logged and dropped.
+ */
+import type { Logger } from '../../shared/logger.js'
+import { decodeMessage, InvalidMessageError } from '../../shared/messages.js'
+import { parseTopic } from '../../shared/topics.js'
+import type { AgentRef } from '../../shared/ids.js'
+import type { AgentPresence } from '../agents/agent-presence.js'
+import type { JobService } from '../jobs/job-service.js'
+
+/** What the router hands work to. */
+export interface InboundRouterOptions {
+  readonly jobs: JobService
+  readonly presence: AgentPresence
+  /** Called when an agent starts a new online session. */
+  readonly onAgentOnline: (ref: AgentRef) => Promise<void>
+  readonly logger: Logger
+}
+
+/** Build the handler for the service client's messages. */
+export function createInboundRouter (options: InboundRouterOptions): (topic: string, payload: Buffer, retained: boolean) => void {
+  const log = options.logger.child({ component: 'api.inbound' })
+  return (topic, payload) => {
+    const parsed = parseTopic(topic)
+    if (parsed === null) return
+    const handle = async (): Promise<void> => {
+      if (parsed.kind === 'agent' && parsed.channel === 'results') {
+        const result = decodeMessage('job-result', payload)
+        await options.jobs.applyResult(parsed.ref, result)
+      } else if (parsed.kind === 'agent' && parsed.channel === 'health') {
+        if (payload.length === 0) return
+        const health = decodeMessage('agent-health', payload)
+        const change = options.presence.update(parsed.ref, health)
+        if (change === 'came-online') {
+          log.info({ agent: parsed.ref.agent, branch: parsed.ref.branch, tenant: parsed.ref.tenant, sessionId: health.sessionId }, 'agent online')
+          await options.onAgentOnline(parsed.ref)
+        } else if (change === 'went-offline') {
+          log.info({ agent: parsed.ref.agent, branch: parsed.ref.branch, tenant: parsed.ref.tenant }, 'agent offline')
+        }
+      }
+    }
+    handle().catch((err: unknown) => {
+      if (err instanceof InvalidMessageError) log.warn({ topic, reason: err.message }, 'invalid message dropped')
+      else log.error({ err, topic }, 'inbound message failed')
+    })
+  }
+}

@@ -1,0 +1,63 @@
+/** How rows are shown over HTTP: camelCase, ISO times, no secrets. */
+import type { AgentRow } from './db/agents-repository.js'
+import type { BranchRow } from './db/branches-repository.js'
+import type { JobEventRow, JobRow } from './db/jobs-repository.js'
+import type { PrinterRow } from './db/printers-repository.js'
+
+export function branchView (row: BranchRow): Record<string, unknown> {
+  return { id: row.id, name: row.name, createdAt: row.created_at.toISOString() }
+}
+
+export function agentView (row: AgentRow): Record<string, unknown> {
+  return {
+    id: row.id,
+    branchId: row.branch_id,
+    name: row.name,
+    licenseIssuedAt: row.license_issued_at.toISOString(),
+    revoked: row.revoked_at !== null,
+    createdAt: row.created_at.toISOString()
+  }
+}
+
+export function printerView (row: PrinterRow): Record<string, unknown> {
+  return {
+    id: row.id,
+    branchId: row.branch_id,
+    agentId: row.agent_id,
+    model: row.model,
+    connection: row.connection,
+    width: row.width,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString()
+  }
+}
+
+export function jobView (row: JobRow, events: readonly JobEventRow[] | null): Record<string, unknown> {
+  return {
+    id: row.id,
+    state: row.state,
+    branchId: row.branch_id,
+    printerId: row.printer_id,
+    agentId: row.agent_id,
+    correlationId: row.correlation_id,
+    content: row.content,
+    copies: row.copies,
+    reference: row.reference,
+    result: row.result_code === null ? null : { code: row.result_code, detail: row.result_detail },
+    expiresAt: row.expires_at.toISOString(),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    ...(events !== null
+      ? {
+          history: events.map((e) => ({
+            state: e.state,
+            at: e.at.toISOString(),
+            correlationId: e.correlation_id,
+            code: e.code,
+            detail: e.detail,
+            ignored: e.ignored
+          }))
+        }
+      : {})
+  }
+}

@@ -1,0 +1,19 @@
+/** `printmq migrate`: apply pending migrations to the configured database and exit. */
+import { parseArgs } from 'node:util'
+import { migrateToLatest, openDatabase } from '../api/db/database.js'
+import { createLogger } from '../shared/logger.js'
+import { loadServerConfig } from '../server/config.js'
+
+export async function run (argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
+  if (values.help === true) { console.log('usage: printmq migrate [--data-dir DIR]\n\nMigrates DATABASE_URL, or PGlite under the data dir.'); return }
+  const config = loadServerConfig(env, values)
+  const logger = createLogger({ level: config.logLevel })
+  const database = await openDatabase(config.databaseUrl !== null ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir })
+  try {
+    await migrateToLatest(database.db, logger.child({ component: 'db' }))
+    logger.info({ database: database.kind }, 'migrations complete')
+  } finally {
+    await database.close()
+  }
+}

@@ -1,0 +1,37 @@
+/** `printmq server`: broker + API on embedded defaults or the configured services. */
+import { parseArgs } from 'node:util'
+import { createLogger } from '../shared/logger.js'
+import { loadServerConfig } from '../server/config.js'
+import { PrintmqServer } from '../server/server.js'
+import { stopOnSignals } from './signals.js'
+
+const HELP = `usage: printmq server [--http-port N] [--mqtt-port N] [--data-dir DIR] [--log-level LEVEL]
+
+Runs the MQTT broker and the REST API. Without DATABASE_URL it keeps its data in
+PGlite under the data dir (default ./data). See README.md for every variable.`
+
+export async function run (argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      'http-port': { type: 'string' },
+      'mqtt-port': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
+  if (values.help === true) { console.log(HELP); return }
+  const config = loadServerConfig(env, values)
+  const logger = createLogger({ level: config.logLevel })
+  const server = new PrintmqServer(config, logger)
+  const { httpPort, mqttPort } = await server.start()
+  if (config.jwtSecret === null) {
+    logger.info({ httpPort, mqttPort, dataDir: config.dataDir }, 'embedded defaults: mint a token with `npx printmq token --tenant demo --role admin`')
+  }
+  stopOnSignals(async () => {
+    logger.info('stopping')
+    await server.stop()
+  }, (err) => { logger.error({ err }, 'stop failed') })
+}

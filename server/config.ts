@@ -1,0 +1,97 @@
+/**
+ * Configuration of `printmq server`, read once from the environment (and flags, which
+ * win), validated with a message naming the bad variable, then frozen (design §8).
+ */
+import { resolve } from 'node:path'
+import { PrintmqError } from '../shared/errors.js'
+
+/** Thrown for a bad variable or flag; the message names it. */
+export class ConfigError extends PrintmqError {
+  constructor (name: string, problem: string) {
+    super('PRINTMQ_CONFIG_INVALID', 500, `${name}: ${problem}`)
+  }
+}
+
+/** Validated server configuration. */
+export interface ServerConfig {
+  readonly httpHost: string
+  readonly httpPort: number
+  /** Embedded broker on/off; off needs `mqttUrl`. */
+  readonly embeddedBroker: boolean
+  readonly mqttHost: string
+  readonly mqttPort: number
+  /** External broker the server connects to when the embedded one is off. */
+  readonly mqttUrl: string | null
+  readonly mqttUsername: string | null
+  readonly mqttPassword: string | null
+  readonly dataDir: string
+  /** PostgreSQL URL; null means embedded PGlite in `dataDir`. */
+  readonly databaseUrl: string | null
+  /** HS256 secret; null means: use (or create) the one in the data dir. */
+  readonly jwtSecret: string | null
+  readonly jwtIssuer: string | null
+  readonly jwtAudience: string | null
+  readonly logLevel: string
+  readonly production: boolean
+  /** Distinguishes this server's MQTT session from other instances'. */
+  readonly instanceId: string
+}
+
+/** Flags of `printmq server` (override the environment). */
+export interface ServerFlags {
+  readonly 'http-port'?: string
+  readonly 'mqtt-port'?: string
+  readonly 'data-dir'?: string
+  readonly 'log-level'?: string
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function port (name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(name, `must be a port number 0-65535, got ${JSON.stringify(value)}`)
+  return n
+}
+
+function optional (value: string | undefined): string | null {
+  return value === undefined || value === '' ? null : value
+}
+
+/** Read and validate the configuration. Pure: no I/O. */
+export function loadServerConfig (env: NodeJS.ProcessEnv, flags: ServerFlags = {}): ServerConfig {
+  const production = env.NODE_ENV === 'production'
+  const broker = env.PRINTMQ_BROKER ?? 'embedded'
+  if (broker !== 'embedded' && broker !== 'off') throw new ConfigError('PRINTMQ_BROKER', 'must be "embedded" or "off"')
+  const mqttUrl = optional(env.PRINTMQ_MQTT_URL)
+  if (broker === 'off' && mqttUrl === null) throw new ConfigError('PRINTMQ_MQTT_URL', 'required when PRINTMQ_BROKER=off')
+  if (mqttUrl !== null && !/^(mqtts?|wss?):\/\//.test(mqttUrl)) throw new ConfigError('PRINTMQ_MQTT_URL', 'must start with mqtt://, mqtts://, ws:// or wss://')
+  const databaseUrl = optional(env.DATABASE_URL)
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL')
+  const jwtSecret = optional(env.PRINTMQ_JWT_SECRET)
+  if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 32) throw new ConfigError('PRINTMQ_JWT_SECRET', 'must be at least 32 bytes')
+  if (production && jwtSecret === null) throw new ConfigError('PRINTMQ_JWT_SECRET', 'required when NODE_ENV=production (the server will not invent a secret in production)')
+  const logLevel = flags['log-level'] ?? env.PRINTMQ_LOG_LEVEL ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('PRINTMQ_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+  const instanceId = env.PRINTMQ_INSTANCE_ID ?? 'main'
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(instanceId)) throw new ConfigError('PRINTMQ_INSTANCE_ID', 'must be 1-64 of A-Z a-z 0-9 _ -')
+
+  return Object.freeze({
+    httpHost: env.PRINTMQ_HTTP_HOST ?? '0.0.0.0',
+    httpPort: port(flags['http-port'] !== undefined ? '--http-port' : 'PRINTMQ_HTTP_PORT', flags['http-port'] ?? env.PRINTMQ_HTTP_PORT, 3000),
+    embeddedBroker: broker === 'embedded',
+    mqttHost: env.PRINTMQ_MQTT_HOST ?? '0.0.0.0',
+    mqttPort: port(flags['mqtt-port'] !== undefined ? '--mqtt-port' : 'PRINTMQ_MQTT_PORT', flags['mqtt-port'] ?? env.PRINTMQ_MQTT_PORT, 1883),
+    mqttUrl,
+    mqttUsername: optional(env.PRINTMQ_MQTT_USERNAME),
+    mqttPassword: optional(env.PRINTMQ_MQTT_PASSWORD),
+    dataDir: resolve(flags['data-dir'] ?? env.PRINTMQ_DATA_DIR ?? './data'),
+    databaseUrl,
+    jwtSecret,
+    jwtIssuer: optional(env.PRINTMQ_JWT_ISSUER),
+    jwtAudience: optional(env.PRINTMQ_JWT_AUDIENCE),
+    logLevel,
+    production,
+    instanceId
+  })
+}

@@ -1,0 +1,178 @@
+/**
+ * `printmq server`: one process with the database, the embedded broker (unless turned
+ * off), the server's MQTT client, the dispatcher and the HTTP API. This is the
+ * composition root that wires broker/ and api/ together; they never import each other.
+ */
+import { randomBytes } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { sql } from 'kysely'
+import { publishAgentConfig } from '../api/agents/agent-config-publisher.js'
+import { AgentPresence } from '../api/agents/agent-presence.js'
+import { createLicenseVerifier } from '../api/agents/license-verifier.js'
+import { buildApp } from '../api/app.js'
+import { loadOrCreateSecret } from '../api/auth/tokens.js'
+import { migrateToLatest, openDatabase, type DatabaseLocation, type OpenDatabase } from '../api/db/database.js'
+import { Dispatcher } from '../api/jobs/dispatcher.js'
+import { JobChanges } from '../api/jobs/job-changes.js'
+import { JobService } from '../api/jobs/job-service.js'
+import { createInboundRouter } from '../api/mqtt/inbound-router.js'
+import { ServiceClient, type BrokerConnection } from '../api/mqtt/service-client.js'
+import { createAuthenticator, SERVICE_USERNAME } from '../broker/authenticator.js'
+import { PrintmqBroker } from '../broker/broker.js'
+import { SERVICE_CLIENT_ID_PREFIX } from '../broker/client-id.js'
+import type { Logger } from '../shared/logger.js'
+import type { ServerConfig } from './config.js'
+
+/** Where the server ended up listening. */
+export interface ServerAddresses {
+  readonly httpPort: number
+  readonly mqttPort: number | null
+}
+
+/** Overrides for tests and the demo. */
+export interface ServerOverrides {
+  /** Use this database instead of the one the config names (e.g. in-memory PGlite). */
+  readonly database?: DatabaseLocation
+  /** Dispatcher sweep interval. */
+  readonly sweepIntervalMs?: number
+}
+
+/** The whole server. `start()` / `stop()`. */
+export class PrintmqServer {
+  readonly #config: ServerConfig
+  readonly #log: Logger
+  readonly #overrides: ServerOverrides
+  #database: OpenDatabase | null = null
+  #broker: PrintmqBroker | null = null
+  #mqtt: ServiceClient | null = null
+  #dispatcher: Dispatcher | null = null
+  #app: FastifyInstance | null = null
+  #jwtSecret: string | null = null
+
+  constructor (config: ServerConfig, logger: Logger, overrides: ServerOverrides = {}) {
+    this.#config = config
+    this.#log = logger
+    this.#overrides = overrides
+  }
+
+  /** The HS256 secret in use (after start). */
+  get jwtSecret (): string {
+    if (this.#jwtSecret === null) throw new Error('server not started')
+    return this.#jwtSecret
+  }
+
+  /** The embedded broker, when there is one (after start). */
+  get broker (): PrintmqBroker | null { return this.#broker }
+
+  /** Start everything; on failure, stops what was started and rethrows. */
+  async start (): Promise<ServerAddresses> {
+    try {
+      return await this.#start()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  async #start (): Promise<ServerAddresses> {
+    const config = this.#config
+    const log = this.#log
+    const location: DatabaseLocation = this.#overrides.database ??
+      (config.databaseUrl !== null ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir })
+    const database = await openDatabase(location)
+    this.#database = database
+    await migrateToLatest(database.db, log.child({ component: 'db' }))
+    log.info({ database: database.kind }, 'database ready')
+
+    this.#jwtSecret = config.jwtSecret ?? await loadOrCreateSecret(config.dataDir)
+
+    let connection: BrokerConnection
+    let servicePassword: string
+    let mqttPort: number | null = null
+    if (config.embeddedBroker) {
+      servicePassword = randomBytes(32).toString('base64url')
+      const broker = new PrintmqBroker({
+        host: config.mqttHost,
+        port: config.mqttPort,
+        logger: log,
+        authenticate: createAuthenticator({ servicePassword, verifyLicense: createLicenseVerifier(database.db) })
+      })
+      this.#broker = broker
+      mqttPort = (await broker.start()).port
+      connection = { kind: 'in-process', open: () => broker.connectInProcess() }
+    } else {
+      servicePassword = config.mqttPassword ?? ''
+      connection = { kind: 'url', url: config.mqttUrl as string }
+    }
+
+    const mqtt = new ServiceClient({
+      connection,
+      username: config.embeddedBroker ? SERVICE_USERNAME : (config.mqttUsername ?? SERVICE_USERNAME),
+      password: servicePassword,
+      clientId: `${SERVICE_CLIENT_ID_PREFIX}server.${config.instanceId}`,
+      logger: log
+    })
+    this.#mqtt = mqtt
+    const changes = new JobChanges()
+    const dispatcher = new Dispatcher({
+      db: database.db,
+      mqtt,
+      changes,
+      logger: log,
+      ...(this.#overrides.sweepIntervalMs !== undefined ? { sweepIntervalMs: this.#overrides.sweepIntervalMs } : {})
+    })
+    this.#dispatcher = dispatcher
+    const jobs = new JobService({ db: database.db, dispatcher, changes, logger: log })
+    const presence = new AgentPresence()
+    mqtt.onMessage(createInboundRouter({
+      jobs,
+      presence,
+      logger: log,
+      onAgentOnline: async (ref) => {
+        await publishAgentConfig(database.db, mqtt, ref)
+        await dispatcher.resendForAgent(ref)
+      }
+    }))
+    mqtt.onConnect(() => { dispatcher.sweep() })
+    await mqtt.start()
+    dispatcher.start()
+
+    const app = await buildApp({
+      logger: log,
+      jwt: {
+        secret: this.#jwtSecret,
+        ...(config.jwtIssuer !== null ? { issuer: config.jwtIssuer } : {}),
+        ...(config.jwtAudience !== null ? { audience: config.jwtAudience } : {})
+      },
+      deps: {
+        db: database.db,
+        jobs,
+        publishAgentConfig: async (ref, correlationId) => { await publishAgentConfig(database.db, mqtt, ref, correlationId) },
+        readiness: async () => ({
+          database: await sql`select 1`.execute(database.db).then(() => true, () => false),
+          broker: mqtt.connected
+        })
+      }
+    })
+    this.#app = app
+    await app.listen({ host: config.httpHost, port: config.httpPort, listenTextResolver: (address) => `http listening on ${address}` })
+    const httpPort = (app.server.address() as AddressInfo).port
+    log.info({ httpPort, mqttPort }, 'printmq server ready')
+    return { httpPort, mqttPort }
+  }
+
+  /** Stop in reverse order. Idempotent. */
+  async stop (): Promise<void> {
+    const app = this.#app; this.#app = null
+    const dispatcher = this.#dispatcher; this.#dispatcher = null
+    const mqtt = this.#mqtt; this.#mqtt = null
+    const broker = this.#broker; this.#broker = null
+    const database = this.#database; this.#database = null
+    await app?.close()
+    await dispatcher?.stop()
+    await mqtt?.stop()
+    await broker?.stop()
+    await database?.close()
+  }
+}
