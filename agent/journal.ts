@@ -1,0 +1,222 @@
+/**
+ * The agent's durable journal: append-only JSON lines in the state directory, each
+ * write followed by fsync (FileHandle.sync) so a record the agent acted on survives a
+ * power cut. Loaded at start into a Map keyed by job id; that Map is what stops a job id
+ * from ever being printed twice (design §6).
+ *
+ * Crash safety: every batch of records is one write ending in `\n`. A crash mid-write
+ * leaves a last line without its newline; `start()` drops it and truncates the file
+ * there, so later appends never glue onto a torn line. Compaction writes a temporary
+ * file, fsyncs it, renames it over the journal and fsyncs the directory, so a crash
+ * leaves either the old or the new file, never half of one.
+ */
+import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from '../shared/logger.js'
+import type { PrintJobMessage } from '../shared/messages.js'
+import { JournalClosedError } from './errors.js'
+import { applyRecord, parseRecord, recordsFor, serializeRecords, type JournalEntry, type JournalRecord, type Outcome } from './journal-records.js'
+
+/** Name of the journal file inside the state directory. */
+export const JOURNAL_FILE = 'journal.jsonl'
+/** Size past which the journal is compacted, in bytes. */
+export const DEFAULT_MAX_BYTES = 1024 * 1024
+/**
+ * How long finished jobs are remembered, in ms. Jobs live at most 24 h (design §5), so
+ * a job older than 48 h that is delivered again would be expired, never printed.
+ */
+export const DEFAULT_RETENTION_MS = 48 * 60 * 60 * 1000
+
+/** Options of {@link Journal}. */
+export interface JournalOptions {
+  readonly dir: string
+  /** Logger of the owner (the agent's, `component: 'agent'`). */
+  readonly logger: Logger
+  readonly maxBytes?: number
+  readonly retentionMs?: number
+  /** Clock, ms since the epoch; tests move it forward. */
+  readonly now?: () => number
+}
+
+/** Durable record of every job this agent has seen. */
+export class Journal {
+  readonly #dir: string
+  readonly #path: string
+  readonly #log: Logger
+  readonly #maxBytes: number
+  readonly #retentionMs: number
+  readonly #now: () => number
+  readonly #entries = new Map<string, JournalEntry>()
+  #handle: FileHandle | null = null
+  #size = 0
+  #compactAt = 0
+  /** Serialises appends and compaction: one file operation at a time. */
+  #tail: Promise<unknown> = Promise.resolve()
+
+  constructor (options: JournalOptions) {
+    this.#dir = options.dir
+    this.#path = join(options.dir, JOURNAL_FILE)
+    this.#log = options.logger
+    this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
+    this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS
+    this.#now = options.now ?? Date.now
+    this.#compactAt = this.#maxBytes
+  }
+
+  /** Path of the journal file. */
+  get path (): string { return this.#path }
+
+  /** Current size of the journal file, in bytes. */
+  get sizeBytes (): number { return this.#size }
+
+  /** Create the directory if needed, load the file, open it for appending. */
+  async start (): Promise<void> {
+    if (this.#handle !== null) return
+    await mkdir(this.#dir, { recursive: true })
+    await this.#load()
+    this.#handle = await open(this.#path, 'a')
+    if (this.#size > this.#maxBytes) await this.compact()
+  }
+
+  /** Close the file. Idempotent; waits for writes in progress. */
+  async stop (): Promise<void> {
+    const handle = this.#handle
+    if (handle === null) return
+    await this.#tail.catch(() => {})
+    this.#handle = null
+    await handle.close()
+  }
+
+  /** The entry of one job. */
+  get (jobId: string): JournalEntry | undefined {
+    return this.#entries.get(jobId)
+  }
+
+  /** Every entry, oldest first. */
+  entries (): JournalEntry[] {
+    return [...this.#entries.values()]
+  }
+
+  /** Record a job as accepted (with its content, to print it after a restart). */
+  async accept (job: PrintJobMessage): Promise<void> {
+    await this.append([this.#accepted(job.jobId, job.printerId, job.correlationId, job)])
+  }
+
+  /** Record a job that was settled on arrival (e.g. already expired), in one write. */
+  async acceptSettled (ids: { jobId: string, printerId: string, correlationId: string }, outcome: Outcome): Promise<void> {
+    await this.append([this.#accepted(ids.jobId, ids.printerId, ids.correlationId), { t: 'outcome', at: this.#at(), jobId: ids.jobId, outcome }])
+  }
+
+  /** Record that bytes are about to go to the printer. */
+  async markPrinting (jobId: string): Promise<void> {
+    await this.append([{ t: 'printing', at: this.#at(), jobId }])
+  }
+
+  /** Record how a job ended. */
+  async settle (jobId: string, outcome: Outcome): Promise<void> {
+    await this.append([{ t: 'outcome', at: this.#at(), jobId, outcome }])
+  }
+
+  /** Record that the server acknowledged the outcome. */
+  async markReported (jobId: string): Promise<void> {
+    await this.append([{ t: 'reported', at: this.#at(), jobId }])
+  }
+
+  /** Append records in one write, fsync, then apply them to the in-memory state. */
+  async append (records: readonly JournalRecord[]): Promise<void> {
+    await this.#exclusive(async () => {
+      const handle = this.#handle
+      if (handle === null) throw new JournalClosedError()
+      const data = serializeRecords(records)
+      await handle.appendFile(data)
+      await handle.sync()
+      this.#size += data.length
+      for (const record of records) applyRecord(this.#entries, record)
+    })
+    if (this.#size > this.#compactAt) await this.compact()
+  }
+
+  /**
+   * Rewrite the journal keeping entries updated within the retention period and every
+   * entry not yet finished (not settled, or outcome not yet acknowledged).
+   */
+  async compact (): Promise<void> {
+    await this.#exclusive(async () => {
+      if (this.#handle === null) throw new JournalClosedError()
+      const cutoff = this.#now() - this.#retentionMs
+      const before = this.#entries.size
+      for (const [jobId, entry] of this.#entries) {
+        const finished = entry.phase === 'settled' && entry.reported
+        if (finished && entry.updatedAt < cutoff) this.#entries.delete(jobId)
+      }
+      const data = serializeRecords([...this.#entries.values()].flatMap(recordsFor))
+      const temp = `${this.#path}.tmp`
+      const tempHandle = await open(temp, 'w')
+      try {
+        await tempHandle.writeFile(data)
+        await tempHandle.sync()
+      } finally {
+        await tempHandle.close()
+      }
+      await this.#handle.close()
+      this.#handle = null
+      await rename(temp, this.#path)
+      await this.#syncDir()
+      this.#handle = await open(this.#path, 'a')
+      this.#size = data.length
+      // Without this, a journal whose entries are all recent would be rewritten on every append.
+      this.#compactAt = Math.max(this.#maxBytes, 2 * this.#size)
+      this.#log.info({ entriesBefore: before, entriesAfter: this.#entries.size, bytes: this.#size }, 'journal compacted')
+    })
+  }
+
+  async #load (): Promise<void> {
+    let text: string
+    try {
+      text = await readFile(this.#path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    const complete = text.lastIndexOf('\n') + 1
+    if (complete < text.length) {
+      this.#log.warn({ bytes: Buffer.byteLength(text.slice(complete)) }, 'journal torn last line dropped')
+      await truncate(this.#path, Buffer.byteLength(text.slice(0, complete)))
+    }
+    const lines = text.slice(0, complete).split('\n')
+    lines.pop()
+    lines.forEach((line, index) => {
+      const record = parseRecord(line)
+      // Lines are written whole and fsync'ed; an unreadable one inside the file means
+      // outside damage. Skipping it keeps the branch printing; say so loudly.
+      if (record === null) this.#log.error({ line: index + 1 }, 'journal line unreadable')
+      else applyRecord(this.#entries, record)
+    })
+    this.#size = Buffer.byteLength(text.slice(0, complete))
+    this.#log.info({ entries: this.#entries.size, bytes: this.#size }, 'journal loaded')
+  }
+
+  async #syncDir (): Promise<void> {
+    // Makes the rename durable on POSIX; directories cannot be opened for sync on Windows.
+    try {
+      const dir = await open(this.#dir, 'r')
+      try { await dir.sync() } finally { await dir.close() }
+    } catch (err) {
+      this.#log.debug({ err }, 'journal directory sync unavailable')
+    }
+  }
+
+  #accepted (jobId: string, printerId: string, correlationId: string, job?: PrintJobMessage): JournalRecord {
+    return { t: 'accepted', at: this.#at(), jobId, printerId, correlationId, ...(job !== undefined ? { job } : {}) }
+  }
+
+  #at (): string {
+    return new Date(this.#now()).toISOString()
+  }
+
+  #exclusive<T> (operation: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(operation)
+    this.#tail = result.catch(() => {})
+    return result
+  }
+}

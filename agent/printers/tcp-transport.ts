@@ -1,0 +1,133 @@
+/**
+ * Raw TCP ("port 9100", JetDirect) transport. The printer answers status requests on
+ * the same socket, so answers are read from the data the socket receives.
+ */
+import { Socket } from 'node:net'
+import { statusRequestBytes, isStatusByte, type StatusRequest } from '../../shared/escpos-status.js'
+import { PrinterConnectError, PrinterNotOpenError, PrinterWriteError } from '../errors.js'
+import type { PrinterTransport } from './transport.js'
+
+/** Timeouts of the TCP transport, in ms. */
+export interface TcpTimeouts {
+  /** Time to establish the connection. */
+  readonly connectMs: number
+  /** Time for one write to be accepted (a printer with a full buffer stops reading). */
+  readonly writeMs: number
+}
+
+/** Defaults: a printer on the LAN either answers fast or is not there. */
+export const DEFAULT_TCP_TIMEOUTS: TcpTimeouts = Object.freeze({ connectMs: 5000, writeMs: 10_000 })
+
+interface StatusWaiter {
+  readonly resolve: (byte: number | null) => void
+  readonly timer: NodeJS.Timeout
+}
+
+/** One TCP connection to a printer. */
+export class TcpTransport implements PrinterTransport {
+  readonly address: string
+  readonly #host: string
+  readonly #port: number
+  readonly #timeouts: TcpTimeouts
+  #socket: Socket | null = null
+  #waiter: StatusWaiter | null = null
+  #failure: Error | null = null
+
+  constructor (host: string, port: number, timeouts: Partial<TcpTimeouts> = {}) {
+    this.#host = host
+    this.#port = port
+    this.#timeouts = { ...DEFAULT_TCP_TIMEOUTS, ...timeouts }
+    this.address = `${host}:${port}`
+  }
+
+  async open (): Promise<void> {
+    if (this.#socket !== null) return
+    const socket = new Socket()
+    this.#failure = null
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new PrinterConnectError(this.address, `no connection within ${this.#timeouts.connectMs} ms`))
+      }, this.#timeouts.connectMs)
+      socket.once('connect', () => {
+        clearTimeout(timer)
+        socket.off('error', onError)
+        resolve()
+      })
+      const onError = (err: Error): void => {
+        clearTimeout(timer)
+        reject(new PrinterConnectError(this.address, err.message))
+      }
+      socket.once('error', onError)
+      socket.connect(this.#port, this.#host)
+    })
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => { this.#onData(chunk) })
+    socket.on('error', (err) => { this.#failure = err })
+    socket.on('close', () => {
+      this.#socket = null
+      this.#settleWaiter(null)
+    })
+    this.#socket = socket
+  }
+
+  async write (data: Buffer): Promise<void> {
+    const socket = this.#requireSocket()
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new PrinterWriteError(this.address, `write not accepted within ${this.#timeouts.writeMs} ms`))
+      }, this.#timeouts.writeMs)
+      socket.write(data, (err) => {
+        clearTimeout(timer)
+        if (err != null) reject(new PrinterWriteError(this.address, err.message))
+        else resolve()
+      })
+    })
+  }
+
+  async requestStatus (n: StatusRequest, timeoutMs: number): Promise<number | null> {
+    const socket = this.#requireSocket()
+    this.#settleWaiter(null)
+    const answer = new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => { this.#settleWaiter(null) }, timeoutMs)
+      this.#waiter = { resolve, timer }
+    })
+    socket.write(statusRequestBytes(n))
+    return await answer
+  }
+
+  async close (): Promise<void> {
+    const socket = this.#socket
+    if (socket === null) return
+    this.#settleWaiter(null)
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => { resolve() })
+      // end() lets queued bytes reach the printer; destroy if it does not finish quickly.
+      socket.end()
+      setTimeout(() => { socket.destroy() }, this.#timeouts.writeMs).unref()
+    })
+  }
+
+  #requireSocket (): Socket {
+    if (this.#failure !== null) throw new PrinterWriteError(this.address, this.#failure.message)
+    if (this.#socket === null || this.#socket.destroyed) throw new PrinterNotOpenError(this.address)
+    return this.#socket
+  }
+
+  #onData (chunk: Buffer): void {
+    // Only a pending status request consumes bytes; anything else (e.g. an Automatic
+    // Status Back block from a printer configured for it) is not an answer we asked for.
+    for (const byte of chunk) {
+      if (this.#waiter !== null && isStatusByte(byte)) this.#settleWaiter(byte)
+    }
+  }
+
+  #settleWaiter (byte: number | null): void {
+    const waiter = this.#waiter
+    if (waiter === null) return
+    this.#waiter = null
+    clearTimeout(waiter.timer)
+    waiter.resolve(byte)
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * How the agent talks to a printer: open a connection, write command bytes, ask for
+ * real-time status on the same connection, close. One connection per job. Each
+ * connection type (tcp now; serial, device and memory later) is one file implementing
+ * this interface.
+ */
+import type { PrinterConnection } from '../../shared/messages.js'
+import type { StatusRequest } from '../../shared/escpos-status.js'
+import { UnsupportedConnectionError } from '../errors.js'
+import { TcpTransport, type TcpTimeouts } from './tcp-transport.js'
+
+/** A connection to one printer. */
+export interface PrinterTransport {
+  /** Human-readable address for logs, e.g. `10.0.0.5:9100`. */
+  readonly address: string
+  /** Connect; rejects when the printer cannot be reached in time. */
+  open (): Promise<void>
+  /** Send bytes; resolves once they are handed to the OS, rejects on error or timeout. */
+  write (data: Buffer): Promise<void>
+  /**
+   * Send `DLE EOT n` and wait for the one-byte answer; `null` when none comes within
+   * `timeoutMs` (the printer is then treated as offline).
+   */
+  requestStatus (n: StatusRequest, timeoutMs: number): Promise<number | null>
+  /** Close the connection. Idempotent. */
+  close (): Promise<void>
+}
+
+/** Builds a transport for a printer connection; injected so tests can swap it. */
+export type TransportFactory = (connection: PrinterConnection) => PrinterTransport
+
+/** Timeouts of every transport, in ms. */
+export type TransportTimeouts = TcpTimeouts
+
+/** The default factory: a transport per connection type. */
+export function createTransportFactory (timeouts: Partial<TransportTimeouts> = {}): TransportFactory {
+  return (connection) => {
+    switch (connection.type) {
+      case 'tcp':
+        return new TcpTransport(connection.host, connection.port, timeouts)
+      default:
+        throw new UnsupportedConnectionError(String((connection as { type: unknown }).type))
+    }
+  }
+}

@@ -1,0 +1,238 @@
+import t, { type Test } from 'tap'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Client } from 'aedes'
+import { Agent, type AgentOptions } from '../../agent/agent.js'
+import { createLicenseKey } from '../../shared/license.js'
+import { newId } from '../../shared/ids.js'
+import { decodeMessage } from '../../shared/messages.js'
+import { agentTopic, printerStatusTopic } from '../../shared/topics.js'
+import { PRINTMQ_VERSION } from '../../shared/version.js'
+import { VirtualPrinter } from '../../virtual-printer/virtual-printer.js'
+import { connectObserver, printJob, startBroker, tcpPrinter, testLogger } from './helpers/mqtt-fixture.js'
+
+const ref = { tenant: 'acme', branch: 'downtown', agent: 'counter' }
+
+interface Setup {
+  readonly url: string
+  readonly licenseKey: string
+  readonly stateDir: string
+  readonly printer: VirtualPrinter
+}
+
+async function setup (t: Test): Promise<Setup> {
+  const { url } = await startBroker(t)
+  const printer = new VirtualPrinter()
+  await printer.start()
+  t.teardown(() => printer.stop())
+  return { url, licenseKey: createLicenseKey(ref), stateDir: t.testdir(), printer }
+}
+
+async function startAgent (t: Test, s: Setup, options: Partial<AgentOptions> = {}): Promise<Agent> {
+  const agent = new Agent({ url: s.url, licenseKey: s.licenseKey, stateDir: s.stateDir, logger: testLogger(), statusTimeoutMs: 500, ...options })
+  t.teardown(() => agent.stop())
+  await agent.start()
+  await agent.waitUntilOnline()
+  return agent
+}
+
+t.test('the agent prints a job and reports accepted then printed with its correlation id', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await startAgent(t, s)
+  const job = printJob({ text: 'Table 4\n2x Soup\n1x Bread' })
+  await observer.publishJob(job.payload)
+
+  const printed = await observer.waitForResult((r) => r.jobId === job.jobId && r.state === 'printed')
+  const [ticket] = await s.printer.waitForTickets(1)
+  t.match(ticket?.text, /Table 4\n2x Soup\n1x Bread\n/)
+  t.ok(ticket?.bytes.includes(Buffer.from([0x1d, 0x56, 0x00])), 'the ticket ends in a cut')
+  t.same(observer.resultsOf(job.jobId).map((r) => [r.state, r.code]), [['accepted', 202], ['printed', 200]])
+  t.equal(printed.correlationId, job.correlationId)
+  t.ok(observer.resultsOf(job.jobId).every((r) => r.correlationId === job.correlationId))
+  t.equal(printed.replay, undefined)
+})
+
+t.test('the agent prints each copy as its own cut ticket', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await startAgent(t, s)
+  const job = printJob({ copies: 3, text: 'copy me' })
+  await observer.publishJob(job.payload)
+  await observer.waitForResult((r) => r.jobId === job.jobId && r.state === 'printed')
+  const tickets = await s.printer.waitForTickets(3)
+  t.same(tickets.map((ticket) => ticket.text.trim()), ['copy me', 'copy me', 'copy me'])
+})
+
+t.test('a job id delivered again is not printed again and its result is replayed', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  const first = await startAgent(t, s)
+  const job = printJob()
+  await observer.publishJob(job.payload)
+  await observer.waitForResult((r) => r.jobId === job.jobId && r.state === 'printed')
+
+  await observer.publishJob(job.payload)
+  const replay = await observer.waitForResult((r) => r.jobId === job.jobId && r.replay === true)
+  t.equal(replay.state, 'printed')
+  t.equal(replay.correlationId, job.correlationId)
+
+  await first.stop()
+  await startAgent(t, s)
+  const before = observer.resultsOf(job.jobId).length
+  await observer.publishJob(job.payload)
+  const afterRestart = await observer.waitFor(() => observer.resultsOf(job.jobId).slice(before).find((r) => r.replay === true))
+  t.equal(afterRestart.state, 'printed', 'the journal on disk remembers the outcome')
+  t.equal(s.printer.tickets.length, 1, 'printed exactly once across redeliveries and a restart')
+})
+
+t.test('an expired job is reported expired and not printed', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await startAgent(t, s)
+  const stale = printJob({ ttlMs: -1000 })
+  await observer.publishJob(stale.payload)
+  const result = await observer.waitForResult((r) => r.jobId === stale.jobId)
+  t.equal(result.state, 'expired')
+  t.equal(result.code, 520)
+  // A later job on the same printer queue proves the stale one never reached the printer.
+  const fresh = printJob({ text: 'fresh' })
+  await observer.publishJob(fresh.payload)
+  await observer.waitForResult((r) => r.jobId === fresh.jobId && r.state === 'printed')
+  t.same(s.printer.tickets.map((ticket) => ticket.text.trim()), ['fresh'])
+})
+
+t.test('a job published while the agent is offline is printed once it connects', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  const first = await startAgent(t, s)
+  await first.stop()
+
+  const job = printJob({ text: 'queued while away' })
+  await observer.publishJob(job.payload)
+  t.equal(s.printer.tickets.length, 0)
+  await startAgent(t, s)
+  await observer.waitForResult((r) => r.jobId === job.jobId && r.state === 'printed')
+  const [ticket] = await s.printer.waitForTickets(1)
+  t.match(ticket?.text, /queued while away/)
+})
+
+t.test('a job that arrives before any config waits for the config', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await startAgent(t, s)
+  const job = printJob({ text: 'early bird' })
+  await observer.publishJob(job.payload)
+  await observer.waitForResult((r) => r.jobId === job.jobId && r.state === 'accepted')
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await observer.waitForResult((r) => r.jobId === job.jobId && r.state === 'printed')
+  t.equal(s.printer.tickets.length, 1)
+})
+
+t.test('a job for a printer the config does not name fails with 440', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await startAgent(t, s)
+  const job = printJob({ printerId: 'bar' })
+  await observer.publishJob(job.payload)
+  const result = await observer.waitForResult((r) => r.jobId === job.jobId && r.state !== 'accepted')
+  t.same([result.state, result.code], ['failed', 440])
+})
+
+t.test('a job waits at most configWaitMs for a config that never comes', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await startAgent(t, s, { configWaitMs: 200 })
+  const job = printJob()
+  await observer.publishJob(job.payload)
+  const result = await observer.waitForResult((r) => r.jobId === job.jobId && r.state !== 'accepted')
+  t.same([result.state, result.code], ['failed', 440])
+})
+
+t.test('a printer out of paper fails the job with 410 and publishes its status', async (t) => {
+  const s = await setup(t)
+  s.printer.status.paperOut = true
+  const statusTopic = printerStatusTopic({ tenant: ref.tenant, branch: ref.branch, printer: 'kitchen' })
+  const observer = await connectObserver(t, s.url, ref, [statusTopic])
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await startAgent(t, s)
+  const job = printJob()
+  await observer.publishJob(job.payload)
+  const result = await observer.waitForResult((r) => r.jobId === job.jobId && r.state !== 'accepted')
+  t.same([result.state, result.code], ['failed', 410])
+  t.equal(s.printer.tickets.length, 0)
+  const status = await observer.waitFor(() => observer.messagesOn(statusTopic, 'printer-status').find((m) => m.state === 'paper-out'))
+  t.equal(status.printerId, 'kitchen')
+})
+
+t.test('an invalid job that names its job id is reported failed with 510', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await startAgent(t, s)
+  const jobId = newId()
+  const bad = { v: 1, kind: 'print-job', id: newId(), correlationId: 'order-7', sentAt: new Date().toISOString(), jobId, printerId: 'kitchen', content: { type: 'pdf' }, copies: 1, expiresAt: new Date(Date.now() + 60_000).toISOString() }
+  await observer.publishJob(Buffer.from(JSON.stringify(bad)))
+  const result = await observer.waitForResult((r) => r.jobId === jobId)
+  t.same([result.state, result.code, result.correlationId], ['failed', 510, 'order-7'])
+})
+
+t.test('a job cut off mid-print by a crash is reported unconfirmed and not printed', async (t) => {
+  const s = await setup(t)
+  const job = printJob()
+  const message = decodeMessage('print-job', job.payload)
+  const at = new Date().toISOString()
+  await writeFile(join(s.stateDir, 'journal.jsonl'), [
+    JSON.stringify({ t: 'accepted', at, jobId: job.jobId, printerId: 'kitchen', correlationId: job.correlationId, job: message }),
+    JSON.stringify({ t: 'printing', at, jobId: job.jobId })
+  ].join('\n') + '\n')
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await startAgent(t, s)
+  const result = await observer.waitForResult((r) => r.jobId === job.jobId)
+  t.same([result.state, result.code, result.correlationId], ['unconfirmed', 530, job.correlationId])
+  t.equal(s.printer.tickets.length, 0)
+})
+
+t.test('the agent publishes retained online health and says offline when it stops', async (t) => {
+  const s = await setup(t)
+  const healthTopic = agentTopic(ref, 'health')
+  const observer = await connectObserver(t, s.url, ref, [healthTopic])
+  const agent = await startAgent(t, s)
+  const online = await observer.waitFor(() => observer.messagesOn(healthTopic, 'agent-health').find((h) => h.online))
+  t.equal(online.version, PRINTMQ_VERSION)
+  await agent.stop()
+  const offline = await observer.waitFor(() => observer.messagesOn(healthTopic, 'agent-health').find((h) => !h.online))
+  t.equal(offline.sessionId, online.sessionId, 'the goodbye names the same session')
+})
+
+t.test('the agent reconnects with a new session after the broker drops it and keeps printing', async (t) => {
+  const { url, broker } = await startBroker(t)
+  const printer = new VirtualPrinter()
+  await printer.start()
+  t.teardown(() => printer.stop())
+  const s = { url, licenseKey: createLicenseKey(ref), stateDir: t.testdir(), printer }
+  const observer = await connectObserver(t, url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', printer.port)])
+  const clientId = `agent.${ref.tenant}.${ref.branch}.${ref.agent}`
+  let agentConnection: Client | undefined
+  broker.on('client', (client) => { if (client.id === clientId) agentConnection = client })
+  const agent = await startAgent(t, s, { backoff: { initialMs: 20, maxMs: 100 } })
+  const sessions: string[] = []
+  agent.on('online', ({ sessionId }) => { sessions.push(sessionId) })
+  const reconnected = new Promise<void>((resolve) => { agent.once('online', () => { resolve() }) })
+  t.ok(agentConnection, 'the broker saw the agent connect')
+  agentConnection?.close()
+  await reconnected
+  t.equal(sessions.length, 1)
+  const job = printJob({ text: 'after reconnect' })
+  await observer.publishJob(job.payload)
+  await observer.waitForResult((r) => r.jobId === job.jobId && r.state === 'printed')
+  t.equal(printer.tickets.length, 1)
+})

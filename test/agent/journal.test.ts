@@ -1,0 +1,139 @@
+import t, { type Test } from 'tap'
+import { appendFile, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Journal, JOURNAL_FILE } from '../../agent/journal.js'
+import { decodeMessage, type PrintJobMessage } from '../../shared/messages.js'
+import { printJob, testLogger } from './helpers/mqtt-fixture.js'
+
+function job (text = 'Table 1'): PrintJobMessage {
+  return decodeMessage('print-job', printJob({ text }).payload)
+}
+
+async function openJournal (t: Test, dir: string, options: { maxBytes?: number, now?: () => number } = {}): Promise<Journal> {
+  const journal = new Journal({ dir, logger: testLogger(), ...options })
+  await journal.start()
+  t.teardown(() => journal.stop())
+  return journal
+}
+
+t.test('records written before stop are there after reopening', async (t) => {
+  const dir = t.testdir()
+  const first = await openJournal(t, dir)
+  const a = job('a')
+  const b = job('b')
+  await first.accept(a)
+  await first.markPrinting(a.jobId)
+  await first.settle(a.jobId, { state: 'printed', code: 200 })
+  await first.markReported(a.jobId)
+  await first.accept(b)
+  await first.stop()
+
+  const second = await openJournal(t, dir)
+  t.match(second.get(a.jobId), { phase: 'settled', outcome: { state: 'printed', code: 200 }, reported: true, correlationId: a.correlationId })
+  t.notOk(second.get(a.jobId)?.job, 'content is dropped once settled')
+  t.match(second.get(b.jobId), { phase: 'accepted', reported: false })
+  t.same(second.get(b.jobId)?.job, b, 'an unstarted job keeps its content to print after a restart')
+})
+
+t.test('a torn last line is dropped and later appends stay readable', async (t) => {
+  const dir = t.testdir()
+  const first = await openJournal(t, dir)
+  const a = job()
+  await first.accept(a)
+  await first.stop()
+  await appendFile(join(dir, JOURNAL_FILE), '{"t":"printing","at":"2024-01-01T00:00:00.000Z","jobId":"' + a.jobId.slice(0, 10))
+
+  const second = await openJournal(t, dir)
+  t.equal(second.get(a.jobId)?.phase, 'accepted', 'the torn record is not applied')
+  await second.settle(a.jobId, { state: 'failed', code: 410 })
+  await second.stop()
+
+  const third = await openJournal(t, dir)
+  t.match(third.get(a.jobId), { phase: 'settled', outcome: { code: 410 } })
+  const lines = (await readFile(join(dir, JOURNAL_FILE), 'utf8')).trimEnd().split('\n')
+  t.ok(lines.every((line) => JSON.parse(line) !== null), 'every line in the file parses')
+})
+
+t.test('an unreadable line inside the journal is skipped, the rest is loaded', async (t) => {
+  const dir = t.testdir()
+  const first = await openJournal(t, dir)
+  const a = job()
+  await first.accept(a)
+  await first.stop()
+  await appendFile(join(dir, JOURNAL_FILE), 'garbage\n')
+  const second = await openJournal(t, dir)
+  t.equal(second.get(a.jobId)?.phase, 'accepted')
+})
+
+t.test('a job journaled as printing stays printing after a crash, for the agent to report unconfirmed', async (t) => {
+  const dir = t.testdir()
+  const first = await openJournal(t, dir)
+  const a = job()
+  await first.accept(a)
+  await first.markPrinting(a.jobId)
+  // No stop(): the records were fsync'ed, which is all a crash leaves.
+  const second = new Journal({ dir, logger: testLogger() })
+  await second.start()
+  t.teardown(() => second.stop())
+  t.equal(second.get(a.jobId)?.phase, 'printing')
+})
+
+t.test('compaction drops finished entries past retention and keeps unfinished ones', async (t) => {
+  const dir = t.testdir()
+  let clock = Date.parse('2024-05-01T12:00:00Z')
+  const journal = await openJournal(t, dir, { maxBytes: 64 * 1024, now: () => clock })
+  const old = job('old')
+  const unreported = job('unreported')
+  const pending = job('pending')
+  await journal.accept(old)
+  await journal.settle(old.jobId, { state: 'printed', code: 200 })
+  await journal.markReported(old.jobId)
+  await journal.accept(unreported)
+  await journal.settle(unreported.jobId, { state: 'printed', code: 200 })
+  await journal.accept(pending)
+
+  clock += 49 * 60 * 60 * 1000
+  const recent = job('recent')
+  await journal.accept(recent)
+  const before = (await stat(journal.path)).size
+  await journal.compact()
+
+  t.equal(journal.get(old.jobId), undefined, 'finished and older than 48 h: gone')
+  t.ok(journal.get(unreported.jobId), 'outcome not yet acknowledged: kept')
+  t.ok(journal.get(pending.jobId), 'not printed yet: kept')
+  t.ok(journal.get(recent.jobId), 'recent: kept')
+  t.ok((await stat(journal.path)).size < before, 'the file shrank')
+
+  await journal.markReported(unreported.jobId)
+  await journal.stop()
+  const reopened = await openJournal(t, dir)
+  t.match(reopened.get(unreported.jobId), { reported: true })
+  t.same(reopened.get(pending.jobId)?.job, pending)
+  t.equal(reopened.get(old.jobId), undefined)
+})
+
+t.test('the journal compacts itself when it grows past maxBytes', async (t) => {
+  const dir = t.testdir()
+  let clock = Date.parse('2024-05-01T12:00:00Z')
+  const journal = await openJournal(t, dir, { maxBytes: 4096, now: () => clock })
+  const ids: string[] = []
+  for (let i = 0; i < 60; i++) {
+    const j = job(`ticket ${i}`)
+    ids.push(j.jobId)
+    await journal.accept(j)
+    await journal.settle(j.jobId, { state: 'printed', code: 200 })
+    await journal.markReported(j.jobId)
+    clock += 3 * 60 * 60 * 1000
+  }
+  t.equal(journal.get(ids[0] ?? ''), undefined, 'the first job, 180 h old, was compacted away')
+  t.ok(journal.get(ids[59] ?? ''), 'the last job is kept')
+  t.ok(journal.entries().length < 60)
+  t.equal((await stat(journal.path)).size, journal.sizeBytes, 'the size it tracks is the file size')
+})
+
+t.test('appending after stop fails with a clear error', async (t) => {
+  const journal = await openJournal(t, t.testdir())
+  await journal.stop()
+  await t.rejects(journal.accept(job()), { code: 'PRINTMQ_AGENT_JOURNAL_CLOSED' })
+  await journal.stop()
+})
