@@ -44,6 +44,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   installErrorHandlers(app, bodyLimit)
+  // JSON only: without this, Fastify's built-in text parser would accept text/plain.
+  app.removeContentTypeParser('text/plain')
   app.addHook('onRequest', async (request, reply) => {
     void reply.header(CORRELATION_HEADER, request.id)
   })

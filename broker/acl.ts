@@ -17,11 +17,15 @@ function deny (reason: string): Decision { return { allow: false, reason } }
 /** Topic filters longer than this many levels are refused outright. */
 export const MAX_FILTER_LEVELS = 16
 
-/** The QoS an agent's subscriptions are granted: jobs must never be downgraded to 0. */
+/**
+ * The QoS an agent must subscribe with. A broker may grant less than asked but never
+ * more [MQTT-3.9.3], so a QoS 0 request cannot be raised: it is refused instead, since
+ * jobs at QoS 0 could be lost.
+ */
 export const AGENT_SUBSCRIPTION_QOS = 1
 
-/** May `principal` subscribe to `filter`? */
-export function authorizeSubscribe (principal: Principal, filter: string): Decision {
+/** May `principal` subscribe to `filter` at `qos`? */
+export function authorizeSubscribe (principal: Principal, filter: string, qos: number = AGENT_SUBSCRIPTION_QOS): Decision {
   if (!isWellFormedFilter(filter)) return deny('malformed topic filter')
   if (filter.split('/').length > MAX_FILTER_LEVELS) return deny('too many topic levels')
   // $SYS (broker internals, the client-kick topic) and $share are for nobody but the service.
@@ -32,8 +36,10 @@ export function authorizeSubscribe (principal: Principal, filter: string): Decis
     case 'agent':
       // Exact filters only: a wildcard could overlap the jobs subscription and let the
       // broker deliver jobs at the lower QoS of the other filter.
-      if (filter === agentTopic(principal.ref, 'jobs') || filter === agentTopic(principal.ref, 'config')) return ALLOW
-      return deny('agents may subscribe only to their own jobs and config topics')
+      if (filter !== agentTopic(principal.ref, 'jobs') && filter !== agentTopic(principal.ref, 'config')) {
+        return deny('agents may subscribe only to their own jobs and config topics')
+      }
+      return qos === AGENT_SUBSCRIPTION_QOS ? ALLOW : deny('agents subscribe at QoS 1')
     case 'technician': {
       if (principal.branches === null) {
         return filterWithin(filter, tenantLevels(principal.tenant)) ? ALLOW : deny('outside the technician\'s tenant')

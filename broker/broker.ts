@@ -10,7 +10,7 @@ import { decodeMessage } from '../shared/messages.js'
 import { agentMqttIdentity } from '../shared/license.js'
 import type { AgentRef } from '../shared/ids.js'
 import { parseTopic } from '../shared/topics.js'
-import { authorizePublish, authorizeSubscribe, authorizeWill, AGENT_SUBSCRIPTION_QOS, type PublishRequest } from './acl.js'
+import { authorizePublish, authorizeSubscribe, authorizeWill, type PublishRequest } from './acl.js'
 import type { Authenticator } from './authenticator.js'
 import { clientIdRefusal } from './client-id.js'
 import { createStreamPair } from './in-process-connection.js'
@@ -66,13 +66,13 @@ export class PrintmqBroker {
       },
       authorizeSubscribe: (client, subscription, done) => {
         const principal = this.#principals.get(client)
-        const decision = principal === undefined ? { allow: false as const, reason: 'not authenticated' } : authorizeSubscribe(principal, subscription.topic)
+        const decision = principal === undefined ? { allow: false as const, reason: 'not authenticated' } : authorizeSubscribe(principal, subscription.topic, subscription.qos)
         if (!decision.allow) {
           this.#log.warn({ clientId: client.id, topic: subscription.topic, reason: decision.reason }, 'subscribe refused')
           done(null, null)
           return
         }
-        done(null, principal?.kind === 'agent' ? { ...subscription, qos: AGENT_SUBSCRIPTION_QOS } : subscription)
+        done(null, subscription)
       },
       authorizePublish: (client, packet, done) => {
         const request: PublishRequest = { topic: packet.topic, payload: toBuffer(packet.payload), retain: packet.retain, qos: packet.qos }
@@ -182,8 +182,19 @@ export class PrintmqBroker {
     const decision = authorizePublish(principal, request)
     if (!decision.allow) return decision.reason
     if (principal.kind === 'service') this.#noteServicePublish(request)
+    if (this.#log.isLevelEnabled('debug')) this.#logRouted(client, request)
     if (principal.kind === 'agent') return this.#checkAgentSession(client, principal, request)
     return null
+  }
+
+  /** At debug level, one line per job and result passing through, with its correlation id. */
+  #logRouted (client: Client, request: PublishRequest): void {
+    const parsed = parseTopic(request.topic)
+    if (parsed?.kind !== 'agent' || (parsed.channel !== 'jobs' && parsed.channel !== 'results')) return
+    try {
+      const { jobId, correlationId } = JSON.parse(request.payload.toString('utf8')) as { jobId?: unknown, correlationId?: unknown }
+      this.#log.debug({ clientId: client.id, topic: request.topic, jobId, correlationId }, parsed.channel === 'jobs' ? 'job routed' : 'result routed')
+    } catch {}
   }
 
   /** When the server publishes an agent's config, the agent's printer set follows at once. */

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { createLogger } from '../shared/logger.js'
 import { loadServerConfig } from '../server/config.js'
 import { PrintmqServer } from '../server/server.js'
-import { stopOnSignals } from './signals.js'
+import { untilSignal } from './signals.js'
 
 const HELP = `usage: printmq server [--http-port N] [--mqtt-port N] [--data-dir DIR] [--log-level LEVEL]
 
@@ -30,8 +30,7 @@ export async function run (argv: string[], env: NodeJS.ProcessEnv): Promise<void
   if (config.jwtSecret === null) {
     logger.info({ httpPort, mqttPort, dataDir: config.dataDir }, 'embedded defaults: mint a token with `npx printmq token --tenant demo --role admin`')
   }
-  stopOnSignals(async () => {
-    logger.info('stopping')
-    await server.stop()
-  }, (err) => { logger.error({ err }, 'stop failed') })
+  const signal = await untilSignal()
+  logger.info({ signal }, 'stopping')
+  await server.stop()
 }

@@ -1,14 +1,16 @@
-/** Stop a long-running command on SIGINT or SIGTERM; a second signal exits at once. */
-export function stopOnSignals (stop: () => Promise<void>, onError: (err: unknown) => void): void {
-  let stopping = false
-  const handler = (): void => {
-    if (stopping) process.exit(130)
-    stopping = true
-    stop().then(() => { process.exit(0) }, (err: unknown) => {
-      onError(err)
-      process.exit(1)
-    })
-  }
-  process.on('SIGINT', handler)
-  process.on('SIGTERM', handler)
+/** Signal handling for long-running commands. */
+import { once } from 'node:events'
+
+/**
+ * Resolves on the first SIGINT or SIGTERM. The handlers are removed then, so a second
+ * signal during shutdown ends the process the default way.
+ */
+export async function untilSignal (): Promise<NodeJS.Signals> {
+  const controller = new AbortController()
+  // The signal that does not come rejects with an AbortError once aborted; swallow it.
+  const signal = async (name: NodeJS.Signals): Promise<NodeJS.Signals | null> =>
+    await once(process, name, { signal: controller.signal }).then(() => name, () => null)
+  const received = await Promise.race([signal('SIGINT'), signal('SIGTERM')])
+  controller.abort()
+  return received ?? 'SIGTERM'
 }

@@ -114,12 +114,23 @@ export async function markDispatched (trx: TenantTransaction, jobId: string): Pr
   return row
 }
 
-/** Count a publish attempt (whatever its outcome), so the sweeper waits before the next. */
-export async function recordDispatchAttempt (trx: TenantTransaction, jobId: string): Promise<void> {
-  await trx.updateTable('print_jobs')
+/**
+ * Claim a job for one publish: an atomic conditional update, so of several dispatchers
+ * (sweeps, instances) only one publishes it within `minSecondsSinceLastAttempt`
+ * (`null`: claim regardless, for a resend to an agent that just came online).
+ * Returns the job, or null when it is not due, not pending or expired.
+ */
+export async function claimForDispatch (trx: TenantTransaction, jobId: string, minSecondsSinceLastAttempt: number | null): Promise<JobRow | null> {
+  let query = trx.updateTable('print_jobs')
     .set({ dispatch_attempts: sql`dispatch_attempts + 1`, last_dispatched_at: new Date() })
     .where('id', '=', jobId)
-    .execute()
+    .where('state', 'in', ['queued', 'dispatched'])
+    .where('expires_at', '>', new Date())
+  if (minSecondsSinceLastAttempt !== null) {
+    const due = new Date(Date.now() - minSecondsSinceLastAttempt * 1000)
+    query = query.where((eb) => eb.or([eb('last_dispatched_at', 'is', null), eb('last_dispatched_at', '<', due)]))
+  }
+  return (await query.returningAll().executeTakeFirst()) ?? null
 }
 
 /** Jobs an agent should (still) receive: not yet accepted and not expired. */

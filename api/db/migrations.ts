@@ -9,6 +9,13 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 
 const TENANT_TABLES = ['tenants', 'branches', 'agents', 'printers', 'print_jobs', 'job_events'] as const
 
+/**
+ * The role every tenant-scoped transaction switches to (`SET LOCAL ROLE`, see
+ * tenant-scope.ts): not superuser, not owner, no BYPASSRLS, so row-level security holds
+ * even when the connection logs in as the owner (as on PGlite and in development).
+ */
+export const RUNTIME_ROLE = 'printmq_runtime'
+
 /** The tables that carry tenant data and are guarded by row-level security. */
 export const TENANT_TABLE_NAMES: readonly string[] = TENANT_TABLES
 
@@ -97,6 +104,17 @@ const initial: Migration = {
         using (${sql.ref(column)} = current_setting('printmq.tenant', true))
         with check (${sql.ref(column)} = current_setting('printmq.tenant', true))`.execute(db)
     }
+
+    // Roles are cluster-wide: create the runtime role only if another database has not.
+    await sql`do $$ begin
+      if not exists (select 1 from pg_roles where rolname = ${sql.lit(RUNTIME_ROLE)}) then
+        create role ${sql.raw(RUNTIME_ROLE)} nologin nosuperuser nobypassrls;
+      end if;
+    end $$`.execute(db)
+    for (const table of TENANT_TABLES) {
+      await sql`grant select, insert, update, delete on ${sql.table(table)} to ${sql.raw(RUNTIME_ROLE)}`.execute(db)
+    }
+    await sql`grant usage, select on sequence job_events_id_seq to ${sql.raw(RUNTIME_ROLE)}`.execute(db)
 
     // Cross-tenant work of the dispatcher (jobs waiting to go out). SECURITY DEFINER runs
     // as the owner, so the runtime role needs no way around row-level security: it gets

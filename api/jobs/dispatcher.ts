@@ -12,7 +12,7 @@ import { encodeMessage, type JobContent } from '../../shared/messages.js'
 import { RESULT_CODES } from '../../shared/job-states.js'
 import { agentTopic } from '../../shared/topics.js'
 import {
-  findJob, jobsToDispatch, jobsToExpire, listJobsAwaitingAgent, markDispatched, recordDispatchAttempt, transitionJob, type JobRow
+  claimForDispatch, findJob, jobsToDispatch, jobsToExpire, listJobsAwaitingAgent, markDispatched, transitionJob, type JobRow
 } from '../db/jobs-repository.js'
 import type { Database } from '../db/schema.js'
 import { withTenant } from '../db/tenant-scope.js'
@@ -58,14 +58,14 @@ export class Dispatcher {
 
   /** A job was just stored: publish it now. */
   notify (tenant: string, jobId: string): void {
-    void this.#dispatch(tenant, jobId)
+    void this.#dispatch(tenant, jobId, this.#redispatchAfter)
   }
 
   /** An agent came online: publish every job it has not accepted yet. */
   async resendForAgent (ref: AgentRef): Promise<void> {
     const jobs = await withTenant(this.#options.db, ref.tenant, (trx) => listJobsAwaitingAgent(trx, ref.branch, ref.agent, 1000))
     if (jobs.length > 0) this.#log.info({ tenant: ref.tenant, branch: ref.branch, agent: ref.agent, jobs: jobs.length }, 'resending jobs to agent')
-    await Promise.all(jobs.map((job) => this.#publish(job)))
+    await Promise.all(jobs.map((job) => this.#dispatch(job.tenant_id, job.id, null)))
   }
 
   /** Run one sweep unless one is running. */
@@ -100,29 +100,34 @@ export class Dispatcher {
     }
     if (!this.#options.mqtt.connected) return
     const due = await jobsToDispatch(db, batch, this.#options.redispatchAfterSeconds ?? 10)
-    await Promise.all(due.map(({ tenant_id: tenant, job_id: jobId }) => this.#dispatch(tenant, jobId)))
+    await Promise.all(due.map(({ tenant_id: tenant, job_id: jobId }) => this.#dispatch(tenant, jobId, this.#redispatchAfter)))
   }
 
-  async #dispatch (tenant: string, jobId: string): Promise<void> {
+  get #redispatchAfter (): number { return this.#options.redispatchAfterSeconds ?? 10 }
+
+  /**
+   * Claim and publish one job; marks it dispatched on PUBACK. Never throws.
+   * `minSecondsSinceLastAttempt`: see claimForDispatch.
+   */
+  async #dispatch (tenant: string, jobId: string, minSecondsSinceLastAttempt: number | null): Promise<void> {
+    const jobKey = `${tenant}/${jobId}`
+    if (this.#inFlight.has(jobKey) || !this.#options.mqtt.connected) return
+    this.#inFlight.add(jobKey)
+    const { db } = this.#options
     try {
-      const job = await withTenant(this.#options.db, tenant, (trx) => findJob(trx, jobId))
+      const job = await withTenant(db, tenant, (trx) => claimForDispatch(trx, jobId, minSecondsSinceLastAttempt))
       if (job !== null) await this.#publish(job)
     } catch (err) {
       this.#log.error({ err, jobId }, 'dispatch failed')
+    } finally {
+      this.#inFlight.delete(jobKey)
     }
   }
 
-  /** Publish one job; marks it dispatched on PUBACK. Never throws. */
   async #publish (job: JobRow): Promise<void> {
-    const jobKey = `${job.tenant_id}/${job.id}`
-    if (this.#inFlight.has(jobKey)) return
-    if ((job.state !== 'queued' && job.state !== 'dispatched') || job.expires_at.getTime() <= Date.now()) return
-    if (!this.#options.mqtt.connected) return
-    this.#inFlight.add(jobKey)
     const log = this.#log.child({ jobId: job.id, correlationId: job.correlation_id })
     const { db } = this.#options
     try {
-      await withTenant(db, job.tenant_id, (trx) => recordDispatchAttempt(trx, job.id))
       const ref = { tenant: job.tenant_id, branch: job.branch_id, agent: job.agent_id }
       const payload = encodeMessage('print-job', job.correlation_id, {
         jobId: job.id,
@@ -142,8 +147,6 @@ export class Dispatcher {
       }
     } catch (err) {
       log.warn({ err }, 'job publish failed; it stays queued and is retried')
-    } finally {
-      this.#inFlight.delete(jobKey)
     }
   }
 }
