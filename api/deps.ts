@@ -10,6 +10,8 @@ export interface ApiDeps {
   readonly jobs: JobService
   /** Re-publish an agent's retained config (after its printers changed). */
   readonly publishAgentConfig: (ref: AgentRef, correlationId: string) => Promise<void>
+  /** The broker URL to give agents, for a client that reached the API at `requestHost`. */
+  readonly publicMqttUrl: (requestHost: string | undefined) => string | null
   /** Readiness of the parts the API depends on. */
   readonly readiness: () => Promise<{ database: boolean, broker: boolean }>
 }

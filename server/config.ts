@@ -20,6 +20,10 @@ export interface ServerConfig {
   readonly embeddedBroker: boolean
   readonly mqttHost: string
   readonly mqttPort: number
+  /** False when the MQTT port is the default: a busy default port falls back to a free one. */
+  readonly mqttPortExplicit: boolean
+  /** The broker URL agents are told to use (agent creation response); derived when null. */
+  readonly publicMqttUrl: string | null
   /** External broker the server connects to when the embedded one is off. */
   readonly mqttUrl: string | null
   readonly mqttUsername: string | null
@@ -66,6 +70,8 @@ export function loadServerConfig (env: NodeJS.ProcessEnv, flags: ServerFlags = {
   const mqttUrl = optional(env.PRINTMQ_MQTT_URL)
   if (broker === 'off' && mqttUrl === null) throw new ConfigError('PRINTMQ_MQTT_URL', 'required when PRINTMQ_BROKER=off')
   if (mqttUrl !== null && !/^(mqtts?|wss?):\/\//.test(mqttUrl)) throw new ConfigError('PRINTMQ_MQTT_URL', 'must start with mqtt://, mqtts://, ws:// or wss://')
+  const publicMqttUrl = optional(env.PRINTMQ_PUBLIC_MQTT_URL)
+  if (publicMqttUrl !== null && !/^(mqtts?|wss?):\/\//.test(publicMqttUrl)) throw new ConfigError('PRINTMQ_PUBLIC_MQTT_URL', 'must start with mqtt://, mqtts://, ws:// or wss://')
   const databaseUrl = optional(env.DATABASE_URL)
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL')
   const jwtSecret = optional(env.PRINTMQ_JWT_SECRET)
@@ -82,6 +88,8 @@ export function loadServerConfig (env: NodeJS.ProcessEnv, flags: ServerFlags = {
     embeddedBroker: broker === 'embedded',
     mqttHost: env.PRINTMQ_MQTT_HOST ?? '0.0.0.0',
     mqttPort: port(flags['mqtt-port'] !== undefined ? '--mqtt-port' : 'PRINTMQ_MQTT_PORT', flags['mqtt-port'] ?? env.PRINTMQ_MQTT_PORT, 1883),
+    mqttPortExplicit: (flags['mqtt-port'] ?? env.PRINTMQ_MQTT_PORT ?? '') !== '',
+    publicMqttUrl: optional(env.PRINTMQ_PUBLIC_MQTT_URL),
     mqttUrl,
     mqttUsername: optional(env.PRINTMQ_MQTT_USERNAME),
     mqttPassword: optional(env.PRINTMQ_MQTT_PASSWORD),

@@ -92,14 +92,9 @@ export class PrintmqServer {
     let mqttPort: number | null = null
     if (config.embeddedBroker) {
       servicePassword = randomBytes(32).toString('base64url')
-      const broker = new PrintmqBroker({
-        host: config.mqttHost,
-        port: config.mqttPort,
-        logger: log,
-        authenticate: createAuthenticator({ servicePassword, verifyLicense: createLicenseVerifier(database.db) })
-      })
-      this.#broker = broker
-      mqttPort = (await broker.start()).port
+      const authenticate = createAuthenticator({ servicePassword, verifyLicense: createLicenseVerifier(database.db) })
+      const broker = await this.#startBroker(authenticate)
+      mqttPort = this.#mqttPort
       connection = { kind: 'in-process', open: () => broker.connectInProcess() }
     } else {
       servicePassword = config.mqttPassword ?? ''
@@ -115,23 +110,24 @@ export class PrintmqServer {
     })
     this.#mqtt = mqtt
     const changes = new JobChanges()
+    const presence = new AgentPresence()
     const dispatcher = new Dispatcher({
       db: database.db,
       mqtt,
       changes,
       logger: log,
+      isAgentOnline: (ref) => presence.isOnline(ref),
       ...(this.#overrides.sweepIntervalMs !== undefined ? { sweepIntervalMs: this.#overrides.sweepIntervalMs } : {})
     })
     this.#dispatcher = dispatcher
     const jobs = new JobService({ db: database.db, dispatcher, changes, logger: log })
-    const presence = new AgentPresence()
     mqtt.onMessage(createInboundRouter({
       jobs,
       presence,
       logger: log,
-      onAgentOnline: async (ref) => {
+      onAgentOnline: async (ref, onlineAt) => {
         await publishAgentConfig(database.db, mqtt, ref)
-        await dispatcher.resendForAgent(ref)
+        await dispatcher.resendForAgent(ref, onlineAt)
       }
     }))
     mqtt.onConnect(() => { dispatcher.sweep() })
@@ -148,6 +144,7 @@ export class PrintmqServer {
       deps: {
         db: database.db,
         jobs,
+        publicMqttUrl: (requestHost) => this.#publicMqttUrl(requestHost),
         publishAgentConfig: async (ref, correlationId) => { await publishAgentConfig(database.db, mqtt, ref, correlationId) },
         readiness: async () => ({
           database: await sql`select 1`.execute(database.db).then(() => true, () => false),
@@ -160,6 +157,39 @@ export class PrintmqServer {
     const httpPort = (app.server.address() as AddressInfo).port
     log.info({ httpPort, mqttPort }, 'printmq server ready')
     return { httpPort, mqttPort }
+  }
+
+  #mqttPort: number | null = null
+
+  /**
+   * Start the embedded broker. On embedded defaults a busy default port (another MQTT
+   * broker on 1883 is common on development machines) falls back to a free port with a
+   * warning; an explicitly configured port that is busy is an error.
+   */
+  async #startBroker (authenticate: ReturnType<typeof createAuthenticator>): Promise<PrintmqBroker> {
+    const config = this.#config
+    const make = (port: number): PrintmqBroker => new PrintmqBroker({ host: config.mqttHost, port, logger: this.#log, authenticate })
+    let broker = make(config.mqttPort)
+    try {
+      this.#mqttPort = (await broker.start()).port
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || config.mqttPortExplicit) throw err
+      broker = make(0)
+      this.#mqttPort = (await broker.start()).port
+      this.#log.warn({ busyPort: config.mqttPort, port: this.#mqttPort }, 'default mqtt port in use (another broker?): listening on a free port instead; set PRINTMQ_MQTT_PORT to choose')
+    }
+    this.#broker = broker
+    return broker
+  }
+
+  /** The URL agents should use, as seen by a client that reached the API at `requestHost`. */
+  #publicMqttUrl (requestHost: string | undefined): string | null {
+    if (this.#config.publicMqttUrl !== null) return this.#config.publicMqttUrl
+    if (!this.#config.embeddedBroker) return this.#config.mqttUrl
+    if (this.#mqttPort === null) return null
+    let hostname = '127.0.0.1'
+    try { hostname = new URL(`http://${requestHost ?? '127.0.0.1'}`).hostname } catch {}
+    return `mqtt://${hostname}:${this.#mqttPort}`
   }
 
   /** Stop in reverse order. Idempotent. */

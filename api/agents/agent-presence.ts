@@ -28,6 +28,11 @@ export class AgentPresence {
     return known?.online === true && known.sessionId === health.sessionId ? 'unchanged' : 'came-online'
   }
 
+  /** True when the agent's latest health said online. */
+  isOnline (ref: AgentRef): boolean {
+    return this.#agents.get(`${ref.tenant}/${ref.branch}/${ref.agent}`)?.online === true
+  }
+
   /** Latest health of an agent, if any was seen. */
   get (ref: AgentRef): { online: boolean, lastSeen: Date, health: AgentHealthMessage } | undefined {
     return this.#agents.get(`${ref.tenant}/${ref.branch}/${ref.agent}`)

@@ -116,21 +116,19 @@ export async function markDispatched (trx: TenantTransaction, jobId: string): Pr
 
 /**
  * Claim a job for one publish: an atomic conditional update, so of several dispatchers
- * (sweeps, instances) only one publishes it within `minSecondsSinceLastAttempt`
- * (`null`: claim regardless, for a resend to an agent that just came online).
- * Returns the job, or null when it is not due, not pending or expired.
+ * (sweeps, instances) only one publishes it. The job is claimed only when it is still
+ * pending, not expired, and was not published at or after `lastAttemptBefore`.
+ * Returns the job, or null when it was not claimed.
  */
-export async function claimForDispatch (trx: TenantTransaction, jobId: string, minSecondsSinceLastAttempt: number | null): Promise<JobRow | null> {
-  let query = trx.updateTable('print_jobs')
+export async function claimForDispatch (trx: TenantTransaction, jobId: string, lastAttemptBefore: Date): Promise<JobRow | null> {
+  return (await trx.updateTable('print_jobs')
     .set({ dispatch_attempts: sql`dispatch_attempts + 1`, last_dispatched_at: new Date() })
     .where('id', '=', jobId)
     .where('state', 'in', ['queued', 'dispatched'])
     .where('expires_at', '>', new Date())
-  if (minSecondsSinceLastAttempt !== null) {
-    const due = new Date(Date.now() - minSecondsSinceLastAttempt * 1000)
-    query = query.where((eb) => eb.or([eb('last_dispatched_at', 'is', null), eb('last_dispatched_at', '<', due)]))
-  }
-  return (await query.returningAll().executeTakeFirst()) ?? null
+    .where((eb) => eb.or([eb('last_dispatched_at', 'is', null), eb('last_dispatched_at', '<', lastAttemptBefore)]))
+    .returningAll()
+    .executeTakeFirst()) ?? null
 }
 
 /** Jobs an agent should (still) receive: not yet accepted and not expired. */
@@ -144,9 +142,22 @@ export async function listJobsAwaitingAgent (trx: TenantTransaction, branchId: s
     .execute()
 }
 
-/** (tenant, job) pairs the dispatcher should publish, across tenants (SECURITY DEFINER function). */
-export async function jobsToDispatch (db: Kysely<Database>, limit: number, redispatchAfterSeconds: number): Promise<Array<{ tenant_id: string, job_id: string }>> {
-  const result = await sql<{ tenant_id: string, job_id: string }>`select tenant_id, job_id from printmq_jobs_to_dispatch(${limit}, ${redispatchAfterSeconds})`.execute(db)
+/** A job the dispatcher should publish (again), found across tenants. */
+export interface DispatchCandidate {
+  readonly tenant_id: string
+  readonly job_id: string
+  readonly branch_id: string
+  readonly agent_id: string
+  readonly state: 'queued' | 'dispatched'
+}
+
+/**
+ * Jobs due for a publish, across tenants (SECURITY DEFINER function): `queued` ones the
+ * broker did not acknowledge within `queuedAfterSeconds`, and `dispatched` ones the agent
+ * did not accept within `dispatchedAfterSeconds`.
+ */
+export async function jobsToDispatch (db: Kysely<Database>, limit: number, queuedAfterSeconds: number, dispatchedAfterSeconds: number): Promise<DispatchCandidate[]> {
+  const result = await sql<DispatchCandidate>`select tenant_id, job_id, branch_id, agent_id, state from printmq_jobs_to_dispatch(${limit}, ${queuedAfterSeconds}, ${dispatchedAfterSeconds})`.execute(db)
   return result.rows
 }
 

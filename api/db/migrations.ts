@@ -119,13 +119,13 @@ const initial: Migration = {
     // Cross-tenant work of the dispatcher (jobs waiting to go out). SECURITY DEFINER runs
     // as the owner, so the runtime role needs no way around row-level security: it gets
     // (tenant, job) pairs only, and reads each job inside that tenant's scope.
-    await sql`create function printmq_jobs_to_dispatch(max_rows integer, redispatch_after_seconds integer)
-      returns table (tenant_id text, job_id uuid)
+    await sql`create function printmq_jobs_to_dispatch(max_rows integer, queued_after_seconds integer, dispatched_after_seconds integer)
+      returns table (tenant_id text, job_id uuid, branch_id text, agent_id text, state text)
       language sql stable security definer set search_path = public as $$
-        select j.tenant_id, j.id from print_jobs j
+        select j.tenant_id, j.id, j.branch_id, j.agent_id, j.state from print_jobs j
         where j.expires_at > now() and (
-          j.state = 'queued'
-          and (j.last_dispatched_at is null or j.last_dispatched_at < now() - make_interval(secs => redispatch_after_seconds)))
+          (j.state = 'queued' and (j.last_dispatched_at is null or j.last_dispatched_at < now() - make_interval(secs => queued_after_seconds)))
+          or (j.state = 'dispatched' and j.last_dispatched_at < now() - make_interval(secs => dispatched_after_seconds)))
         order by j.created_at
         limit max_rows
       $$`.execute(db)
@@ -140,7 +140,7 @@ const initial: Migration = {
   },
   async down (db: Kysely<any>): Promise<void> {
     await sql`drop function if exists printmq_jobs_to_expire(integer)`.execute(db)
-    await sql`drop function if exists printmq_jobs_to_dispatch(integer, integer)`.execute(db)
+    await sql`drop function if exists printmq_jobs_to_dispatch(integer, integer, integer)`.execute(db)
     for (const table of [...TENANT_TABLES].reverse()) await db.schema.dropTable(table).ifExists().execute()
   }
 }

@@ -29,6 +29,14 @@ export interface DispatcherOptions {
   readonly sweepIntervalMs?: number
   /** A job the broker did not acknowledge is published again after this long. */
   readonly redispatchAfterSeconds?: number
+  /**
+   * A job the broker took but the agent has not accepted is published again after this
+   * long, while its agent is online: a safety net for deliveries lost with a broker's
+   * in-memory session. The agent's journal discards any duplicate.
+   */
+  readonly unacceptedAfterSeconds?: number
+  /** Whether an agent is online now (only online agents get unaccepted jobs again). */
+  readonly isAgentOnline?: (ref: AgentRef) => boolean
   /** Jobs handled per sweep. */
   readonly batchSize?: number
 }
@@ -58,14 +66,18 @@ export class Dispatcher {
 
   /** A job was just stored: publish it now. */
   notify (tenant: string, jobId: string): void {
-    void this.#dispatch(tenant, jobId, this.#redispatchAfter)
+    void this.#dispatch(tenant, jobId, this.#redispatchBefore())
   }
 
-  /** An agent came online: publish every job it has not accepted yet. */
-  async resendForAgent (ref: AgentRef): Promise<void> {
+  /**
+   * An agent came online (its health reached us at `onlineAt`): publish again every job
+   * it has not accepted that was last published before then. Jobs published later went
+   * to its live session already.
+   */
+  async resendForAgent (ref: AgentRef, onlineAt: Date): Promise<void> {
     const jobs = await withTenant(this.#options.db, ref.tenant, (trx) => listJobsAwaitingAgent(trx, ref.branch, ref.agent, 1000))
     if (jobs.length > 0) this.#log.info({ tenant: ref.tenant, branch: ref.branch, agent: ref.agent, jobs: jobs.length }, 'resending jobs to agent')
-    await Promise.all(jobs.map((job) => this.#dispatch(job.tenant_id, job.id, null)))
+    await Promise.all(jobs.map((job) => this.#dispatch(job.tenant_id, job.id, onlineAt)))
   }
 
   /** Run one sweep unless one is running. */
@@ -99,23 +111,30 @@ export class Dispatcher {
       }
     }
     if (!this.#options.mqtt.connected) return
-    const due = await jobsToDispatch(db, batch, this.#options.redispatchAfterSeconds ?? 10)
-    await Promise.all(due.map(({ tenant_id: tenant, job_id: jobId }) => this.#dispatch(tenant, jobId, this.#redispatchAfter)))
+    const unacceptedAfter = this.#options.unacceptedAfterSeconds ?? 30
+    const due = await jobsToDispatch(db, batch, this.#options.redispatchAfterSeconds ?? 10, unacceptedAfter)
+    const isOnline = this.#options.isAgentOnline ?? (() => true)
+    await Promise.all(due.map((job) => {
+      if (job.state === 'queued') return this.#dispatch(job.tenant_id, job.job_id, this.#redispatchBefore())
+      if (!isOnline({ tenant: job.tenant_id, branch: job.branch_id, agent: job.agent_id })) return undefined
+      return this.#dispatch(job.tenant_id, job.job_id, new Date(Date.now() - unacceptedAfter * 1000))
+    }))
   }
 
-  get #redispatchAfter (): number { return this.#options.redispatchAfterSeconds ?? 10 }
+  /** A job published before this instant and still not acknowledged is due again. */
+  #redispatchBefore (): Date { return new Date(Date.now() - (this.#options.redispatchAfterSeconds ?? 10) * 1000) }
 
   /**
    * Claim and publish one job; marks it dispatched on PUBACK. Never throws.
-   * `minSecondsSinceLastAttempt`: see claimForDispatch.
+   * `lastAttemptBefore`: see claimForDispatch.
    */
-  async #dispatch (tenant: string, jobId: string, minSecondsSinceLastAttempt: number | null): Promise<void> {
+  async #dispatch (tenant: string, jobId: string, lastAttemptBefore: Date): Promise<void> {
     const jobKey = `${tenant}/${jobId}`
     if (this.#inFlight.has(jobKey) || !this.#options.mqtt.connected) return
     this.#inFlight.add(jobKey)
     const { db } = this.#options
     try {
-      const job = await withTenant(db, tenant, (trx) => claimForDispatch(trx, jobId, minSecondsSinceLastAttempt))
+      const job = await withTenant(db, tenant, (trx) => claimForDispatch(trx, jobId, lastAttemptBefore))
       if (job !== null) await this.#publish(job)
     } catch (err) {
       this.#log.error({ err, jobId }, 'dispatch failed')

@@ -10,12 +10,19 @@ import type { AgentRef } from '../../shared/ids.js'
 import type { AgentPresence } from '../agents/agent-presence.js'
 import type { JobService } from '../jobs/job-service.js'
 
+/**
+ * An agent's health says when it was sent (after it subscribed). When its clock agrees
+ * with ours within this tolerance that instant marks the start of its live session;
+ * otherwise the time we received the message does.
+ */
+const CLOCK_TOLERANCE_MS = 2000
+
 /** What the router hands work to. */
 export interface InboundRouterOptions {
   readonly jobs: JobService
   readonly presence: AgentPresence
   /** Called when an agent starts a new online session. */
-  readonly onAgentOnline: (ref: AgentRef) => Promise<void>
+  readonly onAgentOnline: (ref: AgentRef, onlineAt: Date) => Promise<void>
   readonly logger: Logger
 }
 
@@ -25,6 +32,7 @@ export function createInboundRouter (options: InboundRouterOptions): (topic: str
   return (topic, payload) => {
     const parsed = parseTopic(topic)
     if (parsed === null) return
+    const receivedAt = Date.now()
     const handle = async (): Promise<void> => {
       if (parsed.kind === 'agent' && parsed.channel === 'results') {
         const result = decodeMessage('job-result', payload)
@@ -35,7 +43,9 @@ export function createInboundRouter (options: InboundRouterOptions): (topic: str
         const change = options.presence.update(parsed.ref, health)
         if (change === 'came-online') {
           log.info({ agent: parsed.ref.agent, branch: parsed.ref.branch, tenant: parsed.ref.tenant, sessionId: health.sessionId }, 'agent online')
-          await options.onAgentOnline(parsed.ref)
+          const sentAt = Date.parse(health.sentAt)
+          const onlineAt = Math.abs(receivedAt - sentAt) <= CLOCK_TOLERANCE_MS ? Math.min(sentAt, receivedAt) : receivedAt
+          await options.onAgentOnline(parsed.ref, new Date(onlineAt))
         } else if (change === 'went-offline') {
           log.info({ agent: parsed.ref.agent, branch: parsed.ref.branch, tenant: parsed.ref.tenant }, 'agent offline')
         }

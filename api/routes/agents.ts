@@ -32,6 +32,6 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps)
     if (row === null) throw new AgentExistsError(request.body.id)
     request.log.info({ branch: branchId, agent: row.id }, 'agent created')
     // The only time the key is shown; the database keeps its hash.
-    return await reply.code(201).send({ ...agentView(row), licenseKey, mqtt: agentMqttIdentity(ref) })
+    return await reply.code(201).send({ ...agentView(row), licenseKey, mqtt: { url: deps.publicMqttUrl(request.headers.host), ...agentMqttIdentity(ref) } })
   })
 }

@@ -105,7 +105,7 @@ t.test('creating something twice is a 409', async (t) => {
 t.test('the agent license is shown once with the MQTT identity', async (t) => {
   const created = await server.request('POST', '/v1/branches/b1/agents', { token: admin, body: { id: 'bar', name: 'Bar printer box' } })
   t.equal(created.status, 201)
-  t.match(created.body, { id: 'bar', name: 'Bar printer box', mqtt: { username: 'agent.acme.b1.bar', clientId: 'agent.acme.b1.bar' } })
+  t.match(created.body, { id: 'bar', name: 'Bar printer box', mqtt: { url: server.mqttUrl, username: 'agent.acme.b1.bar', clientId: 'agent.acme.b1.bar' } })
   t.match(created.body.licenseKey, /^pmq1\.acme\.b1\.bar\./)
 })
 
