@@ -7,11 +7,18 @@ import { Agent } from '../../agent/agent.js'
 import { createLogger } from '../../shared/logger.js'
 import { VirtualPrinter } from '../../virtual-printer/virtual-printer.js'
 import { capturingLogger } from '../helpers/log-capture.js'
+import { testDatabases } from '../helpers/databases.js'
 import { provision, startTestServer, type TestServer } from '../helpers/server.js'
 
-const { logger, lines } = capturingLogger('debug')
-const server = await startTestServer(t, { logger })
 const silent = createLogger({ level: 'silent' })
+
+for (const database of testDatabases()) {
+  await t.test(`on ${database.name}`, async (t) => {
+    const { logger, lines } = capturingLogger('debug')
+    const server = await startTestServer(t, { logger, database: await database.create(t) })
+    await suite(t, server, lines)
+  })
+}
 
 async function startPrinter (t: Test): Promise<VirtualPrinter> {
   const printer = new VirtualPrinter()
@@ -20,7 +27,7 @@ async function startPrinter (t: Test): Promise<VirtualPrinter> {
   return printer
 }
 
-async function startAgent (t: Test, licenseKey: string, stateDir: string, agentLogger = silent): Promise<Agent> {
+async function startAgent (t: Test, server: TestServer, licenseKey: string, stateDir: string, agentLogger = silent): Promise<Agent> {
   const agent = new Agent({ url: server.mqttUrl, licenseKey, stateDir, logger: agentLogger, statusTimeoutMs: 1000 })
   t.teardown(() => agent.stop())
   await agent.start()
@@ -43,81 +50,54 @@ async function waitForState (s: TestServer, tenant: string, jobId: string): Prom
   return response.body
 }
 
-t.test('a job submitted over HTTP is printed with a cut and ends printed with one correlation id', async (t) => {
-  const printer = await startPrinter(t)
-  const { licenseKey } = await provision(server, 'acme', { branch: 'b1', agent: 'a1', printer: 'p1', printerPort: printer.port })
-  const agentLog = capturingLogger('info')
-  await startAgent(t, licenseKey, t.testdir(), agentLog.logger)
+async function suite (t: Test, server: TestServer, lines: Array<Record<string, unknown>>): Promise<void> {
+  t.test('a job submitted over HTTP is printed with a cut and ends printed with one correlation id', async (t) => {
+    const printer = await startPrinter(t)
+    const { licenseKey } = await provision(server, 'acme', { branch: 'b1', agent: 'a1', printer: 'p1', printerPort: printer.port })
+    const agentLog = capturingLogger('info')
+    await startAgent(t, server, licenseKey, t.testdir(), agentLog.logger)
 
-  const job = await submit(server, 'acme', { branchId: 'b1', printerId: 'p1', content: { type: 'text', text: 'Table 12\n1x Burger' } }, 'pos-order-991')
-  t.equal(job.correlationId, 'pos-order-991')
-  const done = await waitForState(server, 'acme', job.id)
-  t.equal(done.state, 'printed')
-  t.same(done.result, { code: 200, detail: null })
-  t.same(done.history.filter((e: any) => e.ignored === false).map((e: any) => e.state), ['queued', 'dispatched', 'accepted', 'printed'])
-  t.ok(done.history.every((e: any) => e.correlationId === 'pos-order-991'), 'every event carries the correlation id')
+    const job = await submit(server, 'acme', { branchId: 'b1', printerId: 'p1', content: { type: 'text', text: 'Table 12\n1x Burger' } }, 'pos-order-991')
+    t.equal(job.correlationId, 'pos-order-991')
+    const done = await waitForState(server, 'acme', job.id)
+    t.equal(done.state, 'printed')
+    t.same(done.result, { code: 200, detail: null })
+    t.same(done.history.filter((e: any) => e.ignored === false).map((e: any) => e.state), ['queued', 'dispatched', 'accepted', 'printed'])
+    t.ok(done.history.every((e: any) => e.correlationId === 'pos-order-991'), 'every event carries the correlation id')
 
-  const [ticket] = await printer.waitForTickets(1)
-  t.match(ticket?.text, /Table 12\n1x Burger/)
-  t.ok(ticket?.bytes.includes(Buffer.from([0x1d, 0x56])), 'the ticket ends with a cut (GS V)')
+    const [ticket] = await printer.waitForTickets(1)
+    t.match(ticket?.text, /Table 12\n1x Burger/)
+    t.ok(ticket?.bytes.includes(Buffer.from([0x1d, 0x56])), 'the ticket ends with a cut (GS V)')
 
-  const about = (line: Record<string, unknown>): boolean => line.correlationId === 'pos-order-991'
-  t.ok(lines.some((l) => about(l) && l.component === 'api'), 'api request log lines carry it')
-  t.ok(lines.some((l) => about(l) && l.component === 'api.dispatcher' && l.msg === 'job dispatched'), 'dispatcher logs it')
-  t.ok(lines.some((l) => about(l) && l.component === 'broker'), 'broker logs it')
-  t.ok(agentLog.lines.some((l) => about(l) && l.msg === 'job printed'), 'the agent logs it when printed')
-})
-
-t.test('a job submitted before its agent starts is printed once the agent connects', async (t) => {
-  const printer = await startPrinter(t)
-  const { licenseKey } = await provision(server, 'acme', { branch: 'b2', agent: 'late', printer: 'p2', printerPort: printer.port })
-  const job = await submit(server, 'acme', { branchId: 'b2', printerId: 'p2', content: { type: 'text', text: 'Submitted while offline' } })
-  const before = await server.request('GET', `/v1/print-jobs/${job.id}`, { token: server.token('acme', 'operator') })
-  t.ok(['queued', 'dispatched'].includes(before.body.state), `still waiting (${before.body.state as string})`)
-
-  await startAgent(t, licenseKey, t.testdir())
-  const done = await waitForState(server, 'acme', job.id)
-  t.equal(done.state, 'printed')
-  const [ticket] = await printer.waitForTickets(1)
-  t.match(ticket?.text, /Submitted while offline/)
-})
-
-t.test('a job delivered twice (session queue and resend) is printed once', async (t) => {
-  const printer = await startPrinter(t)
-  const { licenseKey } = await provision(server, 'acme', { branch: 'b3', agent: 'twice', printer: 'p3', printerPort: printer.port })
-  const stateDir = t.testdir()
-  // Connect once so the broker keeps a persistent session, then go offline.
-  const first = await startAgent(t, licenseKey, stateDir)
-  await first.stop()
-
-  const job = await submit(server, 'acme', { branchId: 'b3', printerId: 'p3', content: { type: 'text', text: 'Only once please' } })
-  // The broker queues the job in the offline session; when the agent is back, the
-  // server also resends it because it is not accepted yet: two deliveries of one id.
-  const jobBefore = await server.request('GET', `/v1/print-jobs/${job.id}?wait=0`, { token: server.token('acme', 'operator') })
-  t.not(jobBefore.body.state, 'printed')
-  await startAgent(t, licenseKey, stateDir)
-  const done = await waitForState(server, 'acme', job.id)
-  t.equal(done.state, 'printed')
-
-  // Wait until the duplicate's replayed result has reached the server.
-  const deadline = Date.now() + 10_000
-  let history = done.history
-  while (!history.some((e: any) => e.ignored) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    history = (await server.request('GET', `/v1/print-jobs/${job.id}`, { token: server.token('acme', 'operator') })).body.history
-  }
-  t.ok(history.some((e: any) => e.ignored), 'a second delivery happened and its replayed result was ignored')
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  t.equal(printer.tickets.length, 1, 'printed exactly once')
-})
-
-t.test('another tenant cannot see or print on this tenant printers', async (t) => {
-  const printer = await startPrinter(t)
-  await provision(server, 'acme', { branch: 'b4', agent: 'a4', printer: 'p4', printerPort: printer.port })
-  const foreign = await server.request('POST', '/v1/print-jobs', {
-    token: server.token('evil', 'operator'),
-    body: { branchId: 'b4', printerId: 'p4', content: { type: 'text', text: 'x' } }
+    const about = (line: Record<string, unknown>): boolean => line.correlationId === 'pos-order-991'
+    t.ok(lines.some((l) => about(l) && l.component === 'api'), 'api request log lines carry it')
+    t.ok(lines.some((l) => about(l) && l.component === 'api.dispatcher' && l.msg === 'job dispatched'), 'dispatcher logs it')
+    t.ok(lines.some((l) => about(l) && l.component === 'broker'), 'broker logs it')
+    t.ok(agentLog.lines.some((l) => about(l) && l.msg === 'job printed'), 'the agent logs it when printed')
   })
-  t.equal(foreign.status, 404)
-  t.equal(printer.tickets.length, 0)
-})
+
+  t.test('a job submitted before its agent starts is printed once the agent connects', async (t) => {
+    const printer = await startPrinter(t)
+    const { licenseKey } = await provision(server, 'acme', { branch: 'b2', agent: 'late', printer: 'p2', printerPort: printer.port })
+    const job = await submit(server, 'acme', { branchId: 'b2', printerId: 'p2', content: { type: 'text', text: 'Submitted while offline' } })
+    const before = await server.request('GET', `/v1/print-jobs/${job.id}`, { token: server.token('acme', 'operator') })
+    t.ok(['queued', 'dispatched'].includes(before.body.state), `still waiting (${before.body.state as string})`)
+
+    await startAgent(t, server, licenseKey, t.testdir())
+    const done = await waitForState(server, 'acme', job.id)
+    t.equal(done.state, 'printed')
+    const [ticket] = await printer.waitForTickets(1)
+    t.match(ticket?.text, /Submitted while offline/)
+  })
+
+  t.test('another tenant cannot see or print on this tenant printers', async (t) => {
+    const printer = await startPrinter(t)
+    await provision(server, 'acme', { branch: 'b4', agent: 'a4', printer: 'p4', printerPort: printer.port })
+    const foreign = await server.request('POST', '/v1/print-jobs', {
+      token: server.token('evil', 'operator'),
+      body: { branchId: 'b4', printerId: 'p4', content: { type: 'text', text: 'x' } }
+    })
+    t.equal(foreign.status, 404)
+    t.equal(printer.tickets.length, 0)
+  })
+}
