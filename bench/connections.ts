@@ -1,0 +1,87 @@
+/**
+ * Scenarios 3 and 4: N agents (default 10,000) with real licenses connect to one broker
+ * instance (license check against the database, ACL on): time to connect them all and
+ * broker RSS per connection. Then the broker process is killed and started again on
+ * the same port and database: time until every agent is online again.
+ *
+ *   npm run bench -- connections [--agents N] [--processes P]
+ */
+import { once } from 'node:events'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { agentMqttIdentity } from '../shared/license.js'
+import { agentTopic } from '../shared/topics.js'
+import { forkLoad, spawnWithJsonLine, stopLoad, terminate, type LoadProcess } from './lib/children.js'
+import { rssBytes } from './lib/process-stats.js'
+import { report } from './lib/report.js'
+import { round } from './lib/stats.js'
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  return port
+}
+
+async function onlineCount (loads: readonly LoadProcess[]): Promise<number> {
+  const reports = await Promise.all(loads.map((p) => p.request({ type: 'report' }, 'report')))
+  return reports.reduce((sum, r) => sum + (r.online as number), 0)
+}
+
+/** Run the scenario and print its results. */
+export async function run (args: Record<string, string>): Promise<void> {
+  const agents = Number(args.agents ?? 10_000)
+  const processes = Number(args.processes ?? 4)
+  const timeoutMs = Number(args['timeout-seconds'] ?? 120) * 1000
+  const dir = await mkdtemp(join(tmpdir(), 'printmq-bench-'))
+  const port = await freePort()
+  const env = { BENCH_AGENTS: String(agents), BENCH_DATA_DIR: join(dir, 'db'), BENCH_LICENSES_FILE: join(dir, 'licenses.json'), BENCH_PORT: String(port) }
+  let broker = await spawnWithJsonLine('processes/printmq-broker.ts', env)
+  const loads = await Promise.all(Array.from({ length: processes }, forkLoad))
+  try {
+    const keys = JSON.parse(await readFile(env.BENCH_LICENSES_FILE, 'utf8')) as string[]
+    const logins = keys.map((key, i) => {
+      const ref = { tenant: 'bench', branch: 'b1', agent: `a${i}` }
+      return { ...agentMqttIdentity(ref), password: key, topic: agentTopic(ref, 'jobs') }
+    })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const rssIdle = await rssBytes(broker.child.pid as number)
+    const per = Math.ceil(logins.length / processes)
+    const connectStart = Date.now()
+    await Promise.all(loads.map((p, i) => p.request({ type: 'connectors', url: `mqtt://127.0.0.1:${port}`, logins: logins.slice(i * per, (i + 1) * per) }, 'ready')))
+    const connectSeconds = (Date.now() - connectStart) / 1000
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const rssConnected = await rssBytes(broker.child.pid as number)
+    const online = await onlineCount(loads)
+
+    const restartStart = Date.now()
+    await terminate(broker.child, 'SIGKILL')
+    broker = await spawnWithJsonLine('processes/printmq-broker.ts', env)
+    let back = 0
+    while (Date.now() - restartStart < timeoutMs) {
+      back = await onlineCount(loads)
+      if (back >= agents) break
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    const stormSeconds = (Date.now() - restartStart) / 1000
+    const rows = [{
+      agents,
+      connectedAtOnce: online,
+      secondsToConnectAll: round(connectSeconds, 2),
+      brokerRssIdleMiB: round(rssIdle / 2 ** 20, 1),
+      brokerRssConnectedMiB: round(rssConnected / 2 ** 20, 1),
+      rssPerConnectionKiB: round((rssConnected - rssIdle) / Math.max(1, online) / 1024, 1),
+      reconnectStormSeconds: back >= agents ? round(stormSeconds, 2) : null,
+      onlineAfterStorm: back
+    }]
+    report('connections', { ...rows[0] }, rows)
+  } finally {
+    await stopLoad(loads)
+    await terminate(broker.child)
+    await rm(dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,59 @@
+/** Child processes of a benchmark: load generators over IPC, brokers over stdout. */
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const here = fileURLToPath(new URL('..', import.meta.url))
+
+/** A load-generator process (bench/processes/mqtt-load.ts). */
+export interface LoadProcess {
+  readonly child: ChildProcess
+  /** Send a command and wait for the reply of `replyType`. */
+  request (command: Record<string, unknown>, replyType: string): Promise<any>
+}
+
+/** Fork a load generator and wait until it is up. */
+export async function forkLoad (): Promise<LoadProcess> {
+  const child = fork(`${here}processes/mqtt-load.ts`, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const replies: Array<{ type: string, resolve: (value: any) => void, reject: (err: Error) => void }> = []
+  child.on('message', (message: any) => {
+    if (message.type === 'error') { for (const r of replies.splice(0)) r.reject(new Error(message.message)); return }
+    const index = replies.findIndex((r) => r.type === message.type)
+    if (index >= 0) replies.splice(index, 1)[0]?.resolve(message)
+  })
+  await new Promise<void>((resolve) => { replies.push({ type: 'started', resolve: () => { resolve() }, reject: () => {} }) })
+  return {
+    child,
+    request: async (command, replyType) => await new Promise((resolve, reject) => {
+      replies.push({ type: replyType, resolve, reject })
+      child.send(command)
+    })
+  }
+}
+
+/** Ask every load process to exit. */
+export async function stopLoad (processes: readonly LoadProcess[]): Promise<void> {
+  await Promise.all(processes.map(async (p) => {
+    if (p.child.exitCode !== null) return
+    p.child.send({ type: 'exit' })
+    await once(p.child, 'exit')
+  }))
+}
+
+/** Spawn `node --import tsx script` and wait for its first JSON line on stdout. */
+export async function spawnWithJsonLine (script: string, env: Record<string, string>): Promise<{ child: ChildProcess, line: any }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${here}${script}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  for await (const text of lines) {
+    try { return { child, line: JSON.parse(text) } } catch {}
+  }
+  throw new Error(`${script} exited before printing its JSON line`)
+}
+
+/** SIGTERM a child and wait for it to exit. */
+export async function terminate (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill(signal)
+  await once(child, 'exit')
+}

@@ -1,0 +1,26 @@
+/**
+ * `npm run bench [-- SCENARIO [--key value ...]]`: runs the benchmark scenarios (all by
+ * default), each bounded in time, on 127.0.0.1 only. Each prints a JSON line and a table.
+ */
+const SCENARIOS: Record<string, () => Promise<{ run: (args: Record<string, string>) => Promise<void> }>> = {
+  'broker-routing': async () => await import('./broker-routing.js'),
+  connections: async () => await import('./connections.js')
+}
+
+const argv = process.argv.slice(2)
+const names = argv.filter((a, i) => !a.startsWith('--') && (i === 0 || !argv[i - 1]?.startsWith('--')))
+const args: Record<string, string> = {}
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i] as string
+  if (a.startsWith('--')) { args[a.slice(2)] = argv[i + 1] ?? ''; i++ }
+}
+const selected = names.length > 0 ? names : Object.keys(SCENARIOS)
+for (const name of selected) {
+  const load = SCENARIOS[name]
+  if (load === undefined) {
+    console.error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`)
+    process.exit(2)
+  }
+  console.log(`\n## ${name}`)
+  await (await load()).run(args)
+}
