@@ -3,6 +3,7 @@
  * default), each bounded in time, on 127.0.0.1 only. Each prints a JSON line and a table.
  */
 const SCENARIOS: Record<string, () => Promise<{ run: (args: Record<string, string>) => Promise<void> }>> = {
+  'end-to-end': async () => await import('./end-to-end.js'),
   'broker-routing': async () => await import('./broker-routing.js'),
   connections: async () => await import('./connections.js')
 }

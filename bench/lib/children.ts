@@ -15,7 +15,12 @@ export interface LoadProcess {
 
 /** Fork a load generator and wait until it is up. */
 export async function forkLoad (): Promise<LoadProcess> {
-  const child = fork(`${here}processes/mqtt-load.ts`, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return await forkProcess('processes/mqtt-load.ts')
+}
+
+/** Fork `script` (relative to bench/) with IPC and wait for its `started` message. */
+export async function forkProcess (script: string): Promise<LoadProcess> {
+  const child = fork(`${here}${script}`, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const replies: Array<{ type: string, resolve: (value: any) => void, reject: (err: Error) => void }> = []
   child.on('message', (message: any) => {
     if (message.type === 'error') { for (const r of replies.splice(0)) r.reject(new Error(message.message)); return }

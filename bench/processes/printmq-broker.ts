@@ -2,7 +2,8 @@
  * printmq's embedded broker alone, with license authentication and the ACL on, for the
  * broker benchmarks: a PGlite database (in BENCH_DATA_DIR) seeded with BENCH_AGENTS
  * agents of tenant `bench`, branch `b1`, whose license keys are written to
- * BENCH_LICENSES_FILE. A service login (BENCH_SERVICE_PASSWORD) may publish jobs.
+ * BENCH_LICENSES_FILE (or PostgreSQL at BENCH_DATABASE_URL, which must be empty at
+ * first). A service login (BENCH_SERVICE_PASSWORD) may publish jobs.
  * Prints `{"port":N}` on standard output when listening.
  */
 import { existsSync } from 'node:fs'
@@ -22,7 +23,7 @@ const licensesFile = process.env.BENCH_LICENSES_FILE as string
 const port = Number(process.env.BENCH_PORT ?? '0')
 const logger = createLogger({ level: 'warn' })
 
-const database = await openDatabase({ kind: 'pglite', dataDir })
+const database = await openDatabase(process.env.BENCH_DATABASE_URL !== undefined ? { kind: 'postgres', url: process.env.BENCH_DATABASE_URL } : { kind: 'pglite', dataDir })
 await migrateToLatest(database.db, logger)
 if (!existsSync(licensesFile)) {
   const keys: string[] = []

@@ -1,0 +1,196 @@
+/**
+ * Scenario 1: end to end. A server process (PGlite, or PostgreSQL with --postgres URL),
+ * N agents each with a virtual printer (default 50, in one branch-side process), jobs
+ * submitted over HTTP with keep-alive from this process: at fixed rates (open loop) and
+ * as fast as C concurrent clients can (closed loop). Reports jobs/s reaching `printed`
+ * and submit-to-printed latency p50/p95/p99 from the jobs' own history (server clock).
+ *
+ *   npm run bench -- end-to-end [--agents N] [--rates 50,200] [--seconds S] [--concurrency C] [--postgres URL]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { mintToken } from '../api/auth/tokens.js'
+import { forkProcess, stopLoad, terminate, type LoadProcess } from './lib/children.js'
+import { cpuSeconds, rssBytes } from './lib/process-stats.js'
+import { report } from './lib/report.js'
+import { percentile, round } from './lib/stats.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  return port
+}
+
+interface Server { readonly child: ChildProcess, readonly api: string, readonly mqtt: string, readonly token: string }
+
+async function startServer (dir: string, databaseUrl: string | null): Promise<Server> {
+  const [httpPort, mqttPort] = [await freePort(), await freePort()]
+  const secret = randomBytes(32).toString('base64url')
+  const child = spawn(process.execPath, [join(root, 'bin/printmq.js'), 'server'], {
+    env: {
+      ...process.env,
+      PRINTMQ_HTTP_HOST: '127.0.0.1', PRINTMQ_HTTP_PORT: String(httpPort), PRINTMQ_MQTT_HOST: '127.0.0.1', PRINTMQ_MQTT_PORT: String(mqttPort),
+      PRINTMQ_DATA_DIR: dir, PRINTMQ_JWT_SECRET: secret, PRINTMQ_LOG_LEVEL: 'warn',
+      ...(databaseUrl !== null ? { DATABASE_URL: databaseUrl } : {})
+    },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  const api = `http://127.0.0.1:${httpPort}`
+  for (let i = 0; i < 600; i++) {
+    const ok = await fetch(`${api}/readyz`).then((r) => r.ok, () => false)
+    if (ok) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return { child, api, mqtt: `mqtt://127.0.0.1:${mqttPort}`, token: mintToken(secret, { tenant: 'bench', role: 'admin', subject: 'bench', ttlSeconds: 86_400 }) }
+}
+
+async function call (server: Server, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(server.api + path, {
+    method,
+    headers: { authorization: `Bearer ${server.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+  })
+  const json = await response.json()
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`)
+  return json
+}
+
+const TICKET = 'Table 12\n2x Burger\n1x Fries\n1x Cola\n-----\nOrder #'
+
+async function tickets (branch: LoadProcess): Promise<number> {
+  return (await branch.request({ type: 'report' }, 'report')).tickets as number
+}
+
+async function waitPrinted (branch: LoadProcess, target: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  let count = await tickets(branch)
+  while (count < target && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    count = await tickets(branch)
+  }
+  return count
+}
+
+async function latencies (server: Server, ids: readonly string[]): Promise<number[]> {
+  const values: number[] = []
+  for (let i = 0; i < ids.length; i += 32) {
+    const jobs = await Promise.all(ids.slice(i, i + 32).map((id) => call(server, 'GET', `/v1/print-jobs/${id}`)))
+    for (const job of jobs) {
+      const printed = (job.history as Array<{ state: string, at: string, ignored: boolean }>).find((e) => e.state === 'printed' && !e.ignored)
+      if (printed !== undefined) values.push(Date.parse(printed.at) - Date.parse(job.createdAt as string))
+    }
+  }
+  return values
+}
+
+async function measure (server: Server, branch: LoadProcess, printers: number, mode: { rate: number } | { concurrency: number }, seconds: number): Promise<Record<string, unknown>> {
+  const before = await tickets(branch)
+  const cpuBefore = await cpuSeconds(server.child.pid as number)
+  const ids: string[] = []
+  let failures = 0
+  let n = 0
+  const submit = async (): Promise<void> => {
+    const i = n++
+    try {
+      const job = await call(server, 'POST', '/v1/print-jobs', { branchId: 'b1', printerId: `p${i % printers}`, content: { type: 'text', text: TICKET + i } })
+      ids.push(job.id as string)
+    } catch { failures++ }
+  }
+  const started = Date.now()
+  const end = started + seconds * 1000
+  if ('rate' in mode) {
+    const pending: Array<Promise<void>> = []
+    const interval = 1000 / mode.rate
+    for (let k = 0; Date.now() < end; k++) {
+      const due = started + k * interval
+      const wait = due - Date.now()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      pending.push(submit())
+    }
+    await Promise.all(pending)
+  } else {
+    await Promise.all(Array.from({ length: mode.concurrency }, async () => { while (Date.now() < end) await submit() }))
+  }
+  const submitSeconds = (Date.now() - started) / 1000
+  const printed = await waitPrinted(branch, before + ids.length, 60_000) - before
+  const allPrintedSeconds = (Date.now() - started) / 1000
+  const cpu = (await cpuSeconds(server.child.pid as number)) - cpuBefore
+  const lat = await latencies(server, ids)
+  return {
+    mode: 'rate' in mode ? `${mode.rate} jobs/s` : `max (${mode.concurrency} clients)`,
+    submitted: ids.length,
+    refused: failures,
+    printed,
+    submittedPerSecond: round(ids.length / submitSeconds, 0),
+    printedPerSecond: round(printed / allPrintedSeconds, 0),
+    p50Ms: round(percentile(lat, 50), 1),
+    p95Ms: round(percentile(lat, 95), 1),
+    p99Ms: round(percentile(lat, 99), 1),
+    serverCpuMsPerJob: round((cpu / Math.max(1, printed)) * 1000, 2),
+    serverRssMiB: round(await rssBytes(server.child.pid as number) / 2 ** 20, 1)
+  }
+}
+
+async function scenario (database: 'pglite' | 'postgres', databaseUrl: string | null, args: Record<string, string>): Promise<Array<Record<string, unknown>>> {
+  const agents = Number(args.agents ?? 50)
+  const seconds = Number(args.seconds ?? 10)
+  const rates = (args.rates ?? '50,200').split(',').map(Number)
+  const concurrency = Number(args.concurrency ?? 32)
+  const dir = await mkdtemp(join(tmpdir(), 'printmq-bench-'))
+  const server = await startServer(dir, databaseUrl)
+  const branch = await forkProcess('processes/agents.ts')
+  try {
+    const { ports } = await branch.request({ type: 'printers', count: agents }, 'printers')
+    await call(server, 'POST', '/v1/branches', { id: 'b1' })
+    const licenses: string[] = []
+    for (let i = 0; i < agents; i++) {
+      licenses.push((await call(server, 'POST', '/v1/branches/b1/agents', { id: `a${i}` })).licenseKey as string)
+      await call(server, 'POST', '/v1/branches/b1/printers', { id: `p${i}`, agentId: `a${i}`, model: 'epson', connection: { type: 'tcp', host: '127.0.0.1', port: (ports as number[])[i] } })
+    }
+    await branch.request({ type: 'agents', url: server.mqtt, licenses, stateDir: join(dir, 'agents') }, 'agents')
+    await measure(server, branch, agents, { rate: 20 }, 2) // warm-up
+    const rows: Array<Record<string, unknown>> = []
+    for (const rate of rates) rows.push({ database, ...(await measure(server, branch, agents, { rate }, seconds)) })
+    rows.push({ database, ...(await measure(server, branch, agents, { concurrency }, seconds)) })
+    return rows
+  } finally {
+    await stopLoad([branch])
+    await terminate(server.child)
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** Run the scenario and print its results. */
+export async function run (args: Record<string, string>): Promise<void> {
+  const rows = await scenario('pglite', null, args)
+  const postgres = args.postgres ?? process.env.PRINTMQ_BENCH_POSTGRES_URL
+  if (postgres !== undefined) {
+    const name = `printmq_bench_${Date.now()}`
+    const admin = async (text: string): Promise<void> => {
+      const client = new pg.Client({ connectionString: postgres })
+      await client.connect()
+      try { await client.query(text) } finally { await client.end() }
+    }
+    await admin(`create database ${name}`)
+    try {
+      const url = new URL(postgres)
+      url.pathname = `/${name}`
+      rows.push(...await scenario('postgres', url.toString(), args))
+    } finally {
+      await admin(`drop database if exists ${name} with (force)`)
+    }
+  }
+  report('end-to-end', { rows }, rows)
+}
