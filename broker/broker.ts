@@ -1,9 +1,12 @@
 /**
  * The embedded MQTT broker: Aedes 1.x with printmq's authentication and ACL, listening
- * on TCP. Aedes speaks MQTT 3.1.1 only; correlation and expiry travel in payloads.
+ * on TCP, optionally TLS, and (through {@link PrintmqBroker.handleConnection}) WebSocket.
+ * Aedes speaks MQTT 3.1.1 only; correlation and expiry travel in payloads.
  */
+import type { IncomingMessage } from 'node:http'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { createServer as createTlsServer } from 'node:tls'
 import { Aedes, type Client } from 'aedes'
 import type { Logger } from '../shared/logger.js'
 import { decodeMessage } from '../shared/messages.js'
@@ -14,6 +17,9 @@ import { authorizePublish, authorizeSubscribe, authorizeWill, type PublishReques
 import type { Authenticator } from './authenticator.js'
 import { clientIdRefusal } from './client-id.js'
 import { createStreamPair } from './in-process-connection.js'
+import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js'
+import { clearSession } from './session-cleanup.js'
+import { guardPacketSize } from './packet-size-guard.js'
 import type { AgentPrincipal, Principal } from './principal.js'
 
 /** Options of {@link PrintmqBroker}. */
@@ -23,11 +29,50 @@ export interface BrokerOptions {
   readonly port: number | null
   readonly logger: Logger
   readonly authenticate: Authenticator
-  /** Close sockets that send no CONNECT within this time. */
+  /** Close sockets that send no CONNECT within this time (default 10 s). */
   readonly connectTimeoutMs?: number
+  /** Largest MQTT packet a client may send, fixed header included (default 1 MiB). */
+  readonly maxPacketBytes?: number
+  /** Largest keepalive a client may ask for, in seconds; 0 (no keepalive) is refused too (default 600). */
+  readonly keepaliveLimitSeconds?: number
+  /** Listen backlog of the TCP and TLS listeners (default 4096). */
+  readonly listenBacklog?: number
+  /** An `mqtts` listener besides the plain one. */
+  readonly tls?: { readonly cert: Buffer | string, readonly key: Buffer | string, readonly port: number } | null
+  /** Failed-login throttling (default 10 failures per minute per address and per login name). */
+  readonly loginThrottle?: LoginThrottleOptions
 }
 
+/** Default {@link BrokerOptions.maxPacketBytes}: 1 MiB. */
+export const DEFAULT_MAX_PACKET_BYTES = 1024 * 1024
+/** Default {@link BrokerOptions.keepaliveLimitSeconds}. */
+export const DEFAULT_KEEPALIVE_LIMIT_SECONDS = 600
+/** Default {@link BrokerOptions.connectTimeoutMs}. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+/** Default {@link BrokerOptions.listenBacklog}. */
+export const DEFAULT_LISTEN_BACKLOG = 4096
+/** Default {@link BrokerOptions.loginThrottle}. */
+export const DEFAULT_LOGIN_THROTTLE: LoginThrottleOptions = Object.freeze({ maxFailures: 10, windowMs: 60_000 })
+
 interface WillPacket { topic: string, payload: Buffer, retain: boolean, qos: number }
+
+/** Counters since the broker started, for metrics. */
+export interface BrokerStats {
+  /** Clients with a completed CONNECT (any identity, including the server's own). */
+  readonly connectedClients: number
+  /** Connected agents. */
+  readonly connectedAgents: number
+  /** PUBLISH packets accepted from clients. */
+  readonly messagesIn: number
+  /** PUBLISH packets forwarded to subscribers. */
+  readonly messagesOut: number
+  /** CONNECTs refused (bad credentials, client id, Will, throttled). */
+  readonly authFailures: number
+  /** CONNECTs refused by the failed-login throttle without checking credentials (part of authFailures). */
+  readonly throttledLogins: number
+  /** Connections cut because a packet announced more than the size limit. */
+  readonly oversizedPackets: number
+}
 
 /** Aedes with printmq's identity and topic rules. `start()` / `stop()`. */
 export class PrintmqBroker {
@@ -35,23 +80,40 @@ export class PrintmqBroker {
   readonly #log: Logger
   #aedes: Aedes | null = null
   #server: Server | null = null
+  #tlsServer: Server | null = null
+  readonly #throttle: LoginThrottle
+  readonly #maxPacketBytes: number
+  /** Clients the server cut off (license revoked or rotated): nothing is forwarded to them. */
+  readonly #cut = new WeakSet<Client>()
+  /** Per agent client id, how many times the server cut it off: a login checked before a cut is refused after it. */
+  readonly #cuts = new Map<string, number>()
   readonly #principals = new WeakMap<Client, Principal>()
   readonly #assignedIds = new WeakSet<Client>()
   /** Live agent connections by client id. */
   readonly #agents = new Map<string, Client>()
   /** Session id each live agent announced in its latest `online: true` health. */
   readonly #liveSessions = new Map<string, string>()
+  #messagesIn = 0
+  #messagesOut = 0
+  #authFailures = 0
+  #throttledLogins = 0
+  #oversizedPackets = 0
 
   constructor (options: BrokerOptions) {
     this.#options = options
     this.#log = options.logger.child({ component: 'broker' })
+    this.#throttle = new LoginThrottle(options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE)
+    this.#maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES
   }
 
-  /** Start Aedes and the TCP listener; resolves with the bound port (or null). */
-  async start (): Promise<{ port: number | null }> {
+  /** Start Aedes and the TCP (and TLS) listeners; resolves with the bound ports (or null). */
+  async start (): Promise<{ port: number | null, tlsPort: number | null }> {
     if (this.#aedes !== null) throw new Error('broker already started')
     const aedes = await Aedes.createBroker({
-      connectTimeout: this.#options.connectTimeoutMs ?? 10_000,
+      connectTimeout: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      // Refuses keepalive 0 (a half-open socket would never be noticed) and anything
+      // above the limit [MQTT-3.1.2-24: the server closes after 1.5 x keepalive].
+      keepaliveLimit: this.#options.keepaliveLimitSeconds ?? DEFAULT_KEEPALIVE_LIMIT_SECONDS,
       preConnect: (client, packet, done) => {
         if (packet.clientId === '') this.#assignedIds.add(client)
         done(null, true)
@@ -83,8 +145,14 @@ export class PrintmqBroker {
           return
         }
         done(null)
+      },
+      authorizeForward: (client, packet) => {
+        if (this.#cut.has(client)) return null
+        this.#messagesOut++
+        return packet
       }
     })
+    aedes.on('publish', (_packet, client) => { if (client !== null) this.#messagesIn++ })
     aedes.on('clientReady', (client) => {
       const principal = this.#principals.get(client)
       if (principal?.kind === 'agent') {
@@ -102,24 +170,56 @@ export class PrintmqBroker {
     aedes.on('connectionError', (client, err) => { this.#log.debug({ clientId: client.id, err: err.message }, 'connection error') })
     this.#aedes = aedes
 
-    if (this.#options.port === null) return { port: null }
-    const server = createServer(aedes.handle)
-    this.#server = server
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen({ host: this.#options.host, port: this.#options.port, backlog: 4096 }, () => {
-          server.off('error', reject)
-          resolve()
-        })
-      })
+      let port: number | null = null
+      let tlsPort: number | null = null
+      if (this.#options.port !== null) {
+        this.#server = createServer((socket) => { this.handleConnection(socket) })
+        port = await this.#listen(this.#server, this.#options.port)
+        this.#log.info({ host: this.#options.host, port, maxPacketBytes: this.#maxPacketBytes }, 'mqtt listening')
+      }
+      const tls = this.#options.tls
+      if (tls !== undefined && tls !== null) {
+        this.#tlsServer = createTlsServer({
+          cert: tls.cert,
+          key: tls.key,
+          // A client that never finishes the handshake is closed like one that never sends CONNECT.
+          handshakeTimeout: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+        }, (socket) => { this.handleConnection(socket) })
+        tlsPort = await this.#listen(this.#tlsServer, tls.port)
+        this.#log.info({ host: this.#options.host, port: tlsPort }, 'mqtts listening')
+      }
+      return { port, tlsPort }
     } catch (err) {
       await this.stop()
       throw err
     }
-    const port = (server.address() as AddressInfo).port
-    this.#log.info({ host: this.#options.host, port }, 'mqtt listening')
-    return { port }
+  }
+
+  async #listen (server: Server, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host: this.#options.host, port, backlog: this.#options.listenBacklog ?? DEFAULT_LISTEN_BACKLOG }, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    return (server.address() as AddressInfo).port
+  }
+
+  /**
+   * Serve one client connection (a TCP or TLS socket, a WebSocket stream). Each packet's
+   * announced size is checked before Aedes reads it.
+   */
+  handleConnection (stream: Duplex, request?: IncomingMessage): void {
+    const aedes = this.#aedes
+    if (aedes === null) { stream.destroy(); return }
+    const remote = (stream as { remoteAddress?: string }).remoteAddress
+    const guarded = guardPacketSize(stream, this.#maxPacketBytes, (violation) => {
+      this.#oversizedPackets++
+      this.#log.warn({ remoteAddress: remote, announcedBytes: violation.announcedBytes, limitBytes: violation.limitBytes }, violation.announcedBytes === null ? 'connection closed: malformed packet length' : 'connection closed: packet larger than the limit')
+    })
+    aedes.handle(guarded, request)
   }
 
   /** A stream connected to the broker as if a client had opened a socket. */
@@ -130,42 +230,88 @@ export class PrintmqBroker {
     return clientSide
   }
 
-  /** Close an agent's live connection (license revoked or rotated). True when one was open. */
-  disconnectAgent (ref: AgentRef): boolean {
-    const client = this.#agents.get(agentMqttIdentity(ref).clientId)
-    if (client === undefined) return false
-    client.close()
-    return true
+  /**
+   * License revoked or rotated: close the agent's live connection and delete its
+   * persistent session (subscriptions, queued messages, inbound QoS 2 state, Will), so
+   * nothing queued for the old license is ever delivered. True when a connection was open.
+   */
+  async disconnectAgent (ref: AgentRef): Promise<boolean> {
+    const aedes = this.#aedes
+    if (aedes === null) return false
+    const clientId = agentMqttIdentity(ref).clientId
+    this.#cuts.set(clientId, (this.#cuts.get(clientId) ?? 0) + 1)
+    const client = this.#agents.get(clientId)
+    if (client !== undefined) {
+      this.#cut.add(client)
+      await new Promise<void>((resolve) => { client.close(() => { resolve() }) })
+    }
+    await clearSession(aedes, clientId)
+    this.#liveSessions.delete(clientId)
+    this.#log.info({ clientId, wasConnected: client !== undefined }, 'agent session closed and cleared (license revoked or rotated)')
+    return client !== undefined
   }
 
   /** Number of connected agents. */
   get connectedAgents (): number { return this.#agents.size }
 
+  /** Connection and message counters since start (zeros before start). */
+  stats (): BrokerStats {
+    return {
+      connectedClients: this.#aedes?.connectedClients ?? 0,
+      connectedAgents: this.#agents.size,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      authFailures: this.#authFailures,
+      throttledLogins: this.#throttledLogins,
+      oversizedPackets: this.#oversizedPackets
+    }
+  }
+
   /** Stop listening and disconnect every client. Idempotent. */
   async stop (): Promise<void> {
-    const server = this.#server
+    const servers = [this.#server, this.#tlsServer]
     const aedes = this.#aedes
     this.#server = null
+    this.#tlsServer = null
     this.#aedes = null
-    if (server !== null) await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+    for (const server of servers) {
+      if (server !== null) await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+    }
     if (aedes !== null) await new Promise<void>((resolve) => { aedes.close(() => { resolve() }) })
     this.#agents.clear()
     this.#liveSessions.clear()
   }
 
   async #authenticate (client: Client, username: string | undefined, password: Buffer | undefined): Promise<(Error & { returnCode: 2 | 3 | 4 | 5 }) | null> {
+    const address = remoteAddress(client) ?? 'unknown'
+    const name = username ?? ''
     const refuse = (returnCode: 2 | 4 | 5, reason: string): Error & { returnCode: 2 | 4 | 5 } => {
-      this.#log.warn({ clientId: client.id, username, reason, remoteAddress: remoteAddress(client) }, 'connection refused')
+      this.#authFailures++
+      for (const crossed of this.#throttle.fail(address, name)) {
+        this.#log.warn({ remoteAddress: address, username, throttle: crossed }, crossed === 'address' ? 'login throttle engaged for this address' : 'login throttle engaged for this login name')
+      }
+      this.#log.warn({ clientId: client.id, username, reason, remoteAddress: address }, 'connection refused')
       return Object.assign(new Error(reason), { returnCode })
     }
+    const throttled = this.#throttle.check(address, name)
+    if (throttled !== null) {
+      this.#authFailures++
+      this.#throttledLogins++
+      this.#log.info({ clientId: client.id, username, remoteAddress: address, throttle: throttled }, 'connection refused: too many failed logins')
+      return Object.assign(new Error('too many failed logins'), { returnCode: 5 as const })
+    }
+    const cutsBefore = this.#cuts.get(client.id) ?? 0
     const result = await this.#options.authenticate({ username, password })
     if (!result.ok) return refuse(result.returnCode, result.reason)
     const { principal } = result
+    // The license was revoked or rotated while its check was in flight.
+    if ((this.#cuts.get(client.id) ?? 0) !== cutsBefore) return refuse(5, 'license revoked or rotated during login')
     const idRefusal = clientIdRefusal(principal, client.id, client.clean, this.#assignedIds.has(client))
     if (idRefusal !== null) return refuse(2, idRefusal)
     const will = (client as unknown as { _will?: WillPacket })._will
     const willDecision = authorizeWill(principal, will === undefined || will === null ? undefined : { ...will, payload: toBuffer(will.payload) })
     if (!willDecision.allow) return refuse(5, `will refused: ${willDecision.reason}`)
+    this.#throttle.succeed(address, name)
     this.#principals.set(client, principal)
     return null
   }
