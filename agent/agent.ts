@@ -5,26 +5,30 @@
  * ever printed twice.
  */
 import { EventEmitter } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { AgentRef } from '../shared/ids.js'
 import { agentMqttIdentity, parseLicenseKey } from '../shared/license.js'
 import type { Logger } from '../shared/logger.js'
 import { RESULT_CODES } from '../shared/job-states.js'
 import { agentTopic, printerStatusTopic } from '../shared/topics.js'
-import { AgentBadLicenseError } from './errors.js'
+import { AgentBadLicenseError, AgentStoppedError } from './errors.js'
 import { createAgentConfigHandler } from './handlers/agent-config.js'
 import { createPrintJobHandler } from './handlers/print-job.js'
 import { DEFAULT_HEALTH_INTERVAL_MS, HealthReporter, offlineHealth } from './health-reporter.js'
 import { createInboundRouter } from './inbound.js'
-import { DEFAULT_CONFIG_WAIT_MS, runJob } from './job-runner.js'
+import { DEFAULT_CONFIG_WAIT_MS, DEFAULT_RETRY, runJob } from './job-runner.js'
 import { Journal } from './journal.js'
 import { MqttConnection } from './mqtt-connection.js'
 import type { BackoffOptions } from './backoff.js'
 import { PrinterDirectory } from './printer-directory.js'
+import { PrinterLanes } from './printer-lanes.js'
 import { PrinterQueues } from './printer-queues.js'
 import { DEFAULT_STATUS_TIMEOUT_MS } from './printers/status-check.js'
 import { createTransportFactory, type TransportFactory } from './printers/transport.js'
 import { ResultPublisher } from './result-publisher.js'
+import { DEFAULT_STATUS_INTERVAL_MS, StatusPoller } from './status-poller.js'
 import { StatusReporter } from './status-reporter.js'
+import { StatusTracker } from './status-tracker.js'
 
 /** Time `stop()` waits for the offline health message to be acknowledged, in ms. */
 const GOODBYE_TIMEOUT_MS = 1000
@@ -48,6 +52,10 @@ export interface AgentOptions {
   readonly statusTimeoutMs?: number
   /** Reconnect backoff bounds; default 1 s to 60 s. */
   readonly backoff?: BackoffOptions
+  /** Retry delays while a printer cannot print (paper out, offline); default 1 s to 30 s. */
+  readonly retry?: BackoffOptions
+  /** Interval of idle status checks, ms; default 5000, 0 turns them off. */
+  readonly statusIntervalMs?: number
   /** Printer transports; TCP with default timeouts unless replaced. */
   readonly transports?: TransportFactory
   /** Clock, ms since the epoch. */
@@ -72,6 +80,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly #connection: MqttConnection
   readonly #results: ResultPublisher
   readonly #statuses: StatusReporter
+  readonly #poller: StatusPoller
+  readonly #stopping = new AbortController()
   readonly #health: HealthReporter
   readonly #onJob: (payload: Buffer) => Promise<void>
   #online = false
@@ -107,23 +117,48 @@ export class Agent extends EventEmitter<AgentEvents> {
       sessionId: () => this.#connection.sessionId,
       logger: this.#log
     })
+    const tracker = new StatusTracker(this.#statuses)
+    const lanes = new PrinterLanes()
+    const transports = options.transports ?? createTransportFactory()
+    const statusTimeoutMs = options.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS
+    const signal = this.#stopping.signal
     const deps = {
       journal: this.#journal,
       directory: this.#directory,
-      transports: options.transports ?? createTransportFactory(),
+      transports,
       results: this.#results,
-      statuses: this.#statuses,
+      tracker,
+      lanes,
       logger: this.#log,
       configWaitMs: options.configWaitMs ?? DEFAULT_CONFIG_WAIT_MS,
-      statusTimeoutMs: options.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS,
+      statusTimeoutMs,
+      retry: options.retry ?? DEFAULT_RETRY,
+      sleep: async (ms: number): Promise<void> => {
+        try {
+          await sleep(ms, undefined, { signal })
+        } catch {
+          throw new AgentStoppedError()
+        }
+      },
       now
     }
+    this.#poller = new StatusPoller({
+      printers: () => this.#directory.list(),
+      lanes,
+      transports,
+      tracker,
+      statusTimeoutMs,
+      intervalMs: options.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS,
+      logger: this.#log
+    })
     this.#queues = new PrinterQueues(async (jobId) => { await runJob(jobId, deps) })
     this.#onJob = createPrintJobHandler({ journal: this.#journal, results: this.#results, queues: this.#queues, logger: this.#log, now })
     this.#health = new HealthReporter({
       publishRetained: async (payload) => { await publishRetained(agentTopic(ref, 'health'), payload) },
       sessionId: () => this.#connection.sessionId,
       reconnects: () => this.#connection.reconnects,
+      rttMs: () => this.#connection.rttMs,
+      lastError: () => this.#connection.lastError,
       printers: () => this.#directory.list().map((p) => ({ id: p.id, queueDepth: this.#queues.depth(p.id) })),
       intervalMs: options.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
       logger: this.#log
@@ -147,6 +182,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       await this.#journal.start()
       await this.#recover()
       this.#connection.start()
+      this.#poller.start()
       this.#state = 'running'
       this.#log.info('agent started')
     } catch (err) {
@@ -165,6 +201,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#state = 'stopping'
     this.#health.stop()
     this.#directory.stop()
+    this.#stopping.abort()
+    await this.#poller.stop()
     await this.#queues.stop()
     if (this.#connection.connected) await this.#sayGoodbye()
     await this.#connection.stop()

@@ -1,11 +1,12 @@
 /**
- * Agent configuration: flags override `PRINTMQ_*` variables; validated once, frozen.
- * Pure: the caller passes the parsed flags and the environment.
+ * Agent configuration: flags override `PRINTMQ_*` variables, which override a JSON
+ * config file; validated once, frozen. Pure: the caller passes the parsed flags, the
+ * environment and the parsed file.
  */
 import { resolve } from 'node:path'
 import type { AgentRef } from '../shared/ids.js'
 import { parseLicenseKey } from '../shared/license.js'
-import { AgentBadLicenseError, AgentBadLogLevelError, AgentBadStateDirError, AgentBadUrlError } from './errors.js'
+import { AgentBadLicenseError, AgentBadLogLevelError, AgentBadSettingError, AgentBadStateDirError, AgentBadUrlError } from './errors.js'
 
 /** Flags of `printmq agent`, as `node:util` `parseArgs` returns them. */
 export interface AgentFlags {
@@ -13,7 +14,27 @@ export interface AgentFlags {
   readonly license?: string | undefined
   readonly 'state-dir'?: string | undefined
   readonly 'log-level'?: string | undefined
+  readonly 'health-interval'?: string | undefined
+  readonly 'status-interval'?: string | undefined
+  readonly 'status-timeout'?: string | undefined
 }
+
+/**
+ * Settings a `--config FILE` (JSON) may hold; flags and `PRINTMQ_*` variables win over
+ * it. Keys as the flags, in camelCase: `{ "url", "license", "stateDir", "logLevel",
+ * "healthInterval", "statusInterval", "statusTimeout" }` (intervals in ms).
+ */
+export type AgentFileConfig = Readonly<Record<string, unknown>>
+
+const FILE_KEYS: Readonly<Record<string, string>> = Object.freeze({
+  url: 'url',
+  license: 'license',
+  stateDir: 'state-dir',
+  logLevel: 'log-level',
+  healthInterval: 'health-interval',
+  statusInterval: 'status-interval',
+  statusTimeout: 'status-timeout'
+})
 
 /** Validated agent configuration. */
 export interface AgentConfig {
@@ -26,6 +47,12 @@ export interface AgentConfig {
   /** Absolute directory of the journal. */
   readonly stateDir: string
   readonly logLevel: string
+  /** Interval of retained health messages, ms. */
+  readonly healthIntervalMs: number
+  /** Interval of idle printer status checks, ms; 0 turns them off. */
+  readonly statusIntervalMs: number
+  /** Time a printer has to answer one status request, ms. */
+  readonly statusTimeoutMs: number
 }
 
 /** Protocols the agent can reach a broker with. */
@@ -37,9 +64,28 @@ export const DEFAULT_STATE_DIR = './.agent-state'
 
 interface Setting { readonly value: string | undefined, readonly source: string }
 
-function pick (flag: string | undefined, flagName: string, env: NodeJS.ProcessEnv, variable: string): Setting {
+function pick (flags: AgentFlags, flagName: keyof AgentFlags, env: NodeJS.ProcessEnv, variable: string, file: AgentFileConfig, fileName: string): Setting {
+  const flag = flags[flagName]
   if (flag !== undefined) return { value: flag, source: `--${flagName}` }
-  return { value: env[variable], source: variable }
+  if (env[variable] !== undefined) return { value: env[variable], source: variable }
+  const fileKey = Object.keys(FILE_KEYS).find((key) => FILE_KEYS[key] === flagName)
+  const value = fileKey !== undefined ? file[fileKey] : undefined
+  return { value: value === undefined ? undefined : String(value), source: `${fileName}: ${fileKey ?? flagName}` }
+}
+
+function checkMs ({ value, source }: Setting, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  const ms = Number(value)
+  if (!/^\d+$/.test(value) || (ms !== 0 && ms < min) || ms > 24 * 3600 * 1000) {
+    throw new AgentBadSettingError(source, `${JSON.stringify(value)} is not a number of milliseconds (0 or ${min} and more)`)
+  }
+  return ms
+}
+
+function checkFile (file: AgentFileConfig, fileName: string): void {
+  for (const key of Object.keys(file)) {
+    if (FILE_KEYS[key] === undefined) throw new AgentBadSettingError(fileName, `unknown setting ${JSON.stringify(key)}; known: ${Object.keys(FILE_KEYS).join(', ')}`)
+  }
 }
 
 function checkUrl ({ value, source }: Setting): string {
@@ -85,17 +131,25 @@ function checkLogLevel ({ value, source }: Setting): string {
   return level
 }
 
+/** Defaults of the interval settings, ms. */
+export const AGENT_DEFAULTS = Object.freeze({ healthIntervalMs: 15_000, statusIntervalMs: 5000, statusTimeoutMs: 2000 })
+
 /**
- * Build the agent's configuration from flags and environment; throws an error naming
- * the bad flag or variable.
+ * Build the agent's configuration from flags, environment and a parsed `--config` file
+ * (in that order of precedence); throws an error naming the bad flag, variable or key.
  */
-export function loadAgentConfig (flags: AgentFlags, env: NodeJS.ProcessEnv): AgentConfig {
-  const license = checkLicense(pick(flags.license, 'license', env, 'PRINTMQ_LICENSE'))
+export function loadAgentConfig (flags: AgentFlags, env: NodeJS.ProcessEnv, file: AgentFileConfig = {}, fileName = 'config file'): AgentConfig {
+  checkFile(file, fileName)
+  const get = (flag: keyof AgentFlags, variable: string): Setting => pick(flags, flag, env, variable, file, fileName)
+  const license = checkLicense(get('license', 'PRINTMQ_LICENSE'))
   return Object.freeze({
-    url: checkUrl(pick(flags.url, 'url', env, 'PRINTMQ_URL')),
+    url: checkUrl(get('url', 'PRINTMQ_URL')),
     licenseKey: license.key,
     agent: Object.freeze({ ...license.agent }),
-    stateDir: checkStateDir(pick(flags['state-dir'], 'state-dir', env, 'PRINTMQ_STATE_DIR')),
-    logLevel: checkLogLevel(pick(flags['log-level'], 'log-level', env, 'PRINTMQ_LOG_LEVEL'))
+    stateDir: checkStateDir(get('state-dir', 'PRINTMQ_STATE_DIR')),
+    logLevel: checkLogLevel(get('log-level', 'PRINTMQ_LOG_LEVEL')),
+    healthIntervalMs: checkMs(get('health-interval', 'PRINTMQ_HEALTH_INTERVAL_MS'), AGENT_DEFAULTS.healthIntervalMs, 1000),
+    statusIntervalMs: checkMs(get('status-interval', 'PRINTMQ_STATUS_INTERVAL_MS'), AGENT_DEFAULTS.statusIntervalMs, 500),
+    statusTimeoutMs: checkMs(get('status-timeout', 'PRINTMQ_STATUS_TIMEOUT_MS'), AGENT_DEFAULTS.statusTimeoutMs, 50)
   })
 }

@@ -22,6 +22,14 @@ export const AgentBadLogLevelError = defineError('PRINTMQ_AGENT_BAD_LOG_LEVEL', 
   (source: string, value: string, levels: readonly string[]) =>
     `${source}: ${JSON.stringify(value)} is not one of ${levels.join(', ')}`)
 
+/** A setting (interval, config file key) is not valid. */
+export const AgentBadSettingError = defineError('PRINTMQ_AGENT_BAD_SETTING', 400,
+  (source: string, reason: string) => `${source}: ${reason}`)
+
+/** The `--config` file cannot be read or is not a JSON object. */
+export const AgentBadConfigFileError = defineError('PRINTMQ_AGENT_BAD_CONFIG_FILE', 400,
+  (path: string, reason: string) => `--config ${path}: ${reason}`)
+
 /** The journal was used after `stop()`. */
 export const JournalClosedError = defineError('PRINTMQ_AGENT_JOURNAL_CLOSED', 500,
   () => 'journal is closed')
@@ -52,7 +60,7 @@ export const AgentStoppedError = defineError('PRINTMQ_AGENT_STOPPED', 503,
 
 /** Every agent error class, for the registry test. */
 export const AGENT_ERRORS = Object.freeze([
-  AgentBadUrlError, AgentBadLicenseError, AgentBadStateDirError, AgentBadLogLevelError,
+  AgentBadUrlError, AgentBadLicenseError, AgentBadStateDirError, AgentBadLogLevelError, AgentBadSettingError, AgentBadConfigFileError,
   JournalClosedError, PrinterConnectError, PrinterWriteError, PrinterNotOpenError,
   UnsupportedConnectionError, RenderError, AgentStoppedError
 ])

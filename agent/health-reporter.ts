@@ -3,6 +3,7 @@
  * and every interval; `online: false` as the Last Will and on a clean stop. Every
  * message carries the connection's session id (design §4).
  */
+import { loadavg } from 'node:os'
 import { PRINTMQ_VERSION } from '../shared/version.js'
 import type { Logger } from '../shared/logger.js'
 import { encodeMessage } from '../shared/messages.js'
@@ -15,6 +16,10 @@ export interface HealthReporterOptions {
   readonly publishRetained: (payload: Buffer) => Promise<void>
   readonly sessionId: () => string
   readonly reconnects: () => number
+  /** Smoothed broker round-trip time, ms. */
+  readonly rttMs: () => number | undefined
+  /** The last error worth telling an operator about. */
+  readonly lastError: () => string | undefined
   /** Known printers with their queue depths. */
   readonly printers: () => Array<{ id: string, queueDepth: number }>
   readonly intervalMs: number
@@ -58,13 +63,19 @@ export class HealthReporter {
 
   #onlineHealth (): Buffer {
     const sessionId = this.#options.sessionId()
+    const rttMs = this.#options.rttMs()
+    const lastError = this.#options.lastError()
     return encodeMessage('agent-health', sessionId, {
       sessionId,
       online: true,
       version: PRINTMQ_VERSION,
       uptimeSeconds: Number(process.hrtime.bigint() - this.#startedAt) / 1e9,
       rssBytes: process.memoryUsage.rss(),
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      loadAverage: loadavg()[0] ?? 0,
       reconnects: this.#options.reconnects(),
+      ...(rttMs !== undefined ? { rttMs: Math.round(rttMs * 10) / 10 } : {}),
+      ...(lastError !== undefined ? { lastError: lastError.slice(0, 1024) } : {}),
       printers: this.#options.printers().slice(0, 64)
     })
   }

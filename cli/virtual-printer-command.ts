@@ -7,10 +7,13 @@ import { parseArgs } from 'node:util'
 import { VirtualPrinterBadFlagError } from '../virtual-printer/errors.js'
 import type { CommandSetOption } from '../virtual-printer/escpos-text.js'
 import { VirtualPrinter, type Ticket } from '../virtual-printer/virtual-printer.js'
+import { createInterface } from 'node:readline'
+import { applyStatusCommand, STATUS_COMMANDS } from '../virtual-printer/status-commands.js'
 import { untilSignal } from './signals.js'
 
 const HELP = `usage: printmq virtual-printer [--port N] [--host H] [--out DIR] [--model auto|epson|star]
                                [--paper-near-end] [--paper-out] [--cover-open] [--silent]
+                               [--print-delay MS] [--answer-delay MS] [--paper-left N]
 
 A TCP printer speaking ESC/POS (and Star Line Mode cuts). Answers real-time status
 (DLE EOT 1, 2, 4) as a ready printer unless a switch says otherwise, and stores each
@@ -23,9 +26,20 @@ ticket as DIR/{n}.bin (bytes) and DIR/{n}.txt (text).
   --paper-near-end  report paper running low
   --paper-out       report paper out
   --cover-open      report the cover open
-  --silent          never answer status requests`
+  --silent          never answer status requests
+  --print-delay MS  each ticket takes MS to print; the printer reads nothing meanwhile
+  --answer-delay MS answer each status request after MS
+  --paper-left N    run out of paper after N more tickets
+
+While it runs, type a status on its terminal to switch it: ${Object.keys(STATUS_COMMANDS).join(', ')}.`
 
 const MODELS: readonly CommandSetOption[] = ['auto', 'epson', 'star']
+
+function parseCount (flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d{1,7}$/.test(value)) throw new VirtualPrinterBadFlagError(flag, `${JSON.stringify(value)} is not a whole number`)
+  return Number(value)
+}
 
 function parsePort (value: string | undefined): number {
   if (value === undefined) return 9100
@@ -55,6 +69,9 @@ export async function run (argv: string[], _env: NodeJS.ProcessEnv): Promise<voi
       'paper-out': { type: 'boolean' },
       'cover-open': { type: 'boolean' },
       silent: { type: 'boolean' },
+      'print-delay': { type: 'string' },
+      'answer-delay': { type: 'string' },
+      'paper-left': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -74,12 +91,21 @@ export async function run (argv: string[], _env: NodeJS.ProcessEnv): Promise<voi
       paperNearEnd: values['paper-near-end'] === true,
       paperOut: values['paper-out'] === true,
       coverOpen: values['cover-open'] === true,
-      silent: values.silent === true
+      silent: values.silent === true,
+      printDelayMs: parseCount('--print-delay', values['print-delay']) ?? 0,
+      answerDelayMs: parseCount('--answer-delay', values['answer-delay']) ?? 0,
+      paperLeft: parseCount('--paper-left', values['paper-left']) ?? null
     }
   })
   printer.on('ticket', (ticket) => { console.log(describeTicket(ticket)) })
   const port = await printer.start()
   console.log(`virtual printer listening on ${printer.host}:${port}, tickets in ${outDir}`)
+  const input = process.stdin.isTTY ? createInterface({ input: process.stdin }) : null
+  input?.on('line', (line) => {
+    if (line.trim() === '') return
+    console.log(applyStatusCommand(printer.status, line) ? `status: ${line.trim()}` : `unknown status ${JSON.stringify(line.trim())}; one of ${Object.keys(STATUS_COMMANDS).join(', ')}`)
+  })
   await untilSignal()
+  input?.close()
   await printer.stop()
 }

@@ -13,12 +13,31 @@ function literalUnion<const T extends readonly string[]> (values: T): TUnion<{ -
   return Type.Union(values.map((value) => Type.Literal(value))) as never
 }
 
+/** A union of number literals that keeps each literal in the static type. */
+function numberUnion<const T extends readonly number[]> (values: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
+  return Type.Union(values.map((value) => Type.Literal(value))) as never
+}
+
 const Id = Type.String({ pattern: ID_PATTERN })
 const JobId = Type.String({ pattern: JOB_ID_PATTERN })
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 })
 
 /** Maximum characters of a `text` document. */
 export const MAX_TEXT_LENGTH = 64 * 1024
+/** Maximum length of the base64 of a `raw` document (about 384 KiB of bytes). */
+export const MAX_RAW_BASE64_LENGTH = 512 * 1024
+/** Maximum length of the base64 of one receipt image (about 192 KiB of PNG). */
+export const MAX_IMAGE_BASE64_LENGTH = 256 * 1024
+/** Maximum blocks of one receipt. */
+export const MAX_RECEIPT_BLOCKS = 500
+
+const Base64 = (maxLength: number): ReturnType<typeof Type.String> =>
+  Type.String({ minLength: 4, maxLength, pattern: '^[A-Za-z0-9+/]+={0,2}$' })
+
+/** Horizontal alignment of a receipt block. */
+export const Align = literalUnion(['left', 'center', 'right'] as const)
+/** Horizontal alignment of a receipt block. */
+export type Align = Static<typeof Align>
 
 /** Plain lines of text; each `\n` starts a new line. */
 export const TextContent = Type.Object({
@@ -26,8 +45,120 @@ export const TextContent = Type.Object({
   text: Type.String({ minLength: 1, maxLength: MAX_TEXT_LENGTH })
 }, { additionalProperties: false })
 
-/** Document to print. More content types (raw, receipt) are added here. */
-export const JobContent = Type.Union([TextContent])
+/** Printer command bytes (ESC/POS or Star), base64, sent to the printer unchanged. */
+export const RawContent = Type.Object({
+  type: Type.Literal('raw'),
+  data: Base64(MAX_RAW_BASE64_LENGTH)
+}, { additionalProperties: false })
+
+/** A line (or lines) of styled text. `width`/`height` multiply the character size (1-6). */
+export const ReceiptTextBlock = Type.Object({
+  type: Type.Literal('text'),
+  text: Type.String({ minLength: 1, maxLength: 4096 }),
+  align: Type.Optional(Align),
+  bold: Type.Optional(Type.Boolean()),
+  underline: Type.Optional(Type.Boolean()),
+  width: Type.Optional(Type.Integer({ minimum: 1, maximum: 6 })),
+  height: Type.Optional(Type.Integer({ minimum: 1, maximum: 6 }))
+}, { additionalProperties: false })
+
+/** One cell of a columns line. `width`: characters; unset cells share what is left. */
+export const ReceiptColumn = Type.Object({
+  text: Type.String({ maxLength: 256 }),
+  align: Type.Optional(Align),
+  width: Type.Optional(Type.Integer({ minimum: 1, maximum: 128 }))
+}, { additionalProperties: false })
+
+/** Two or three columns on one line (item, quantity, price); long cells wrap. */
+export const ReceiptColumnsBlock = Type.Object({
+  type: Type.Literal('columns'),
+  columns: Type.Array(ReceiptColumn, { minItems: 2, maxItems: 3 }),
+  bold: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+
+/** A full-width line of one repeated character (default `-`). */
+export const ReceiptDividerBlock = Type.Object({
+  type: Type.Literal('divider'),
+  char: Type.Optional(Type.String({ minLength: 1, maxLength: 1, pattern: '^[\\x21-\\x7e]$' }))
+}, { additionalProperties: false })
+
+/** A QR code printed by the printer itself. */
+export const ReceiptQrBlock = Type.Object({
+  type: Type.Literal('qr'),
+  /** Printable ASCII (URLs, order numbers): the printers' QR commands count bytes. */
+  data: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[\\x20-\\x7e]+$' }),
+  /** Module size in dots, 1-8. */
+  cellSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
+  correction: Type.Optional(literalUnion(['L', 'M', 'Q', 'H'] as const)),
+  align: Type.Optional(Align)
+}, { additionalProperties: false })
+
+/** Barcode symbologies the agent renders on Epson and Star. */
+export const BARCODE_SYMBOLOGIES = ['code128', 'ean13', 'code39'] as const
+/** A barcode symbology. */
+export type BarcodeSymbology = typeof BARCODE_SYMBOLOGIES[number]
+
+/** A one-dimensional barcode. */
+export const ReceiptBarcodeBlock = Type.Object({
+  type: Type.Literal('barcode'),
+  symbology: literalUnion(BARCODE_SYMBOLOGIES),
+  data: Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x20-\\x7e]+$' }),
+  /** Bar height in dots. */
+  height: Type.Optional(Type.Integer({ minimum: 16, maximum: 255 })),
+  align: Type.Optional(Align)
+}, { additionalProperties: false })
+
+/** A PNG image (base64), printed as a raster; at most the paper's width in dots. */
+export const ReceiptImageBlock = Type.Object({
+  type: Type.Literal('image'),
+  png: Base64(MAX_IMAGE_BASE64_LENGTH),
+  align: Type.Optional(Align)
+}, { additionalProperties: false })
+
+/** Blank lines. */
+export const ReceiptFeedBlock = Type.Object({
+  type: Type.Literal('feed'),
+  lines: Type.Integer({ minimum: 1, maximum: 20 })
+}, { additionalProperties: false })
+
+/** Cut the paper (full by default). */
+export const ReceiptCutBlock = Type.Object({
+  type: Type.Literal('cut'),
+  partial: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+
+/** Open the cash drawer. */
+export const ReceiptDrawerBlock = Type.Object({
+  type: Type.Literal('drawer')
+}, { additionalProperties: false })
+
+/** Sound the buzzer `times` times (1-9). */
+export const ReceiptBeepBlock = Type.Object({
+  type: Type.Literal('beep'),
+  times: Type.Optional(Type.Integer({ minimum: 1, maximum: 9 }))
+}, { additionalProperties: false })
+
+/** One block of a receipt. */
+export const ReceiptBlock = Type.Union([
+  ReceiptTextBlock, ReceiptColumnsBlock, ReceiptDividerBlock, ReceiptQrBlock, ReceiptBarcodeBlock,
+  ReceiptImageBlock, ReceiptFeedBlock, ReceiptCutBlock, ReceiptDrawerBlock, ReceiptBeepBlock
+])
+/** One block of a receipt. */
+export type ReceiptBlock = Static<typeof ReceiptBlock>
+
+/**
+ * A document of blocks the agent renders for its printer's command set, paper width and
+ * code page. It ends with a full cut unless its last block is a cut.
+ */
+export const ReceiptContent = Type.Object({
+  type: Type.Literal('receipt'),
+  blocks: Type.Array(ReceiptBlock, { minItems: 1, maxItems: MAX_RECEIPT_BLOCKS })
+}, { additionalProperties: false })
+/** A receipt document. */
+export type ReceiptContent = Static<typeof ReceiptContent>
+
+/** Document to print: plain text, raw printer bytes, or a receipt of blocks. */
+export const JobContent = Type.Union([TextContent, RawContent, ReceiptContent])
 /** Document to print. */
 export type JobContent = Static<typeof JobContent>
 
@@ -36,16 +167,41 @@ export const PrinterModel = Type.Union([Type.Literal('epson'), Type.Literal('sta
 /** Printer model. */
 export type PrinterModel = Static<typeof PrinterModel>
 
+/** Baud rates a `serial` printer connection may use. */
+export const SERIAL_BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] as const
+
 /** How the agent reaches a printer. */
 export const PrinterConnection = Type.Union([
+  /** Raw TCP, usually port 9100. */
   Type.Object({
     type: Type.Literal('tcp'),
     host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_-]+$' }),
     port: Type.Integer({ minimum: 1, maximum: 65535 })
+  }, { additionalProperties: false }),
+  /** A serial port (`/dev/ttyUSB0`, `COM3`) through serialport. */
+  Type.Object({
+    type: Type.Literal('serial'),
+    path: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9/._:-]+$' }),
+    baudRate: numberUnion(SERIAL_BAUD_RATES),
+    dataBits: Type.Optional(Type.Union([Type.Literal(7), Type.Literal(8)])),
+    stopBits: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)])),
+    parity: Type.Optional(literalUnion(['none', 'even', 'odd'] as const)),
+    /** Hardware flow control (RTS/CTS). */
+    rtscts: Type.Optional(Type.Boolean())
+  }, { additionalProperties: false }),
+  /** A character device written directly, e.g. `/dev/usb/lp0`. */
+  Type.Object({
+    type: Type.Literal('device'),
+    path: Type.String({ minLength: 1, maxLength: 255, pattern: '^/[A-Za-z0-9/._-]+$' })
   }, { additionalProperties: false })
 ])
 /** How the agent reaches a printer. */
 export type PrinterConnection = Static<typeof PrinterConnection>
+
+/** Code pages the agent can select for text (names as the printer manuals use them). */
+export const CODE_PAGES = ['cp437', 'cp850', 'cp858', 'cp866', 'cp1250', 'cp1251', 'cp1252'] as const
+/** A code page. */
+export type CodePageName = typeof CODE_PAGES[number]
 
 /** One printer as the agent needs to know it. */
 export const PrinterConfig = Type.Object({
@@ -53,7 +209,9 @@ export const PrinterConfig = Type.Object({
   model: PrinterModel,
   connection: PrinterConnection,
   /** Characters per line at the default font. */
-  width: Type.Integer({ minimum: 16, maximum: 128 })
+  width: Type.Integer({ minimum: 16, maximum: 128 }),
+  /** Code page for text; default cp1252 (Western European with the euro sign). */
+  codePage: Type.Optional(literalUnion(CODE_PAGES))
 }, { additionalProperties: false })
 /** One printer as the agent needs to know it. */
 export type PrinterConfig = Static<typeof PrinterConfig>
@@ -116,6 +274,10 @@ export const AgentHealthMessage = Type.Object({
   version: Type.Optional(Type.String({ maxLength: 32 })),
   uptimeSeconds: Type.Optional(Type.Number({ minimum: 0 })),
   rssBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** V8 heap in use, bytes. */
+  heapUsedBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** One-minute load average of the agent's machine (0 where the OS has none). */
+  loadAverage: Type.Optional(Type.Number({ minimum: 0 })),
   reconnects: Type.Optional(Type.Integer({ minimum: 0 })),
   rttMs: Type.Optional(Type.Number({ minimum: 0 })),
   lastError: Type.Optional(Type.String({ maxLength: 1024 })),
@@ -157,9 +319,21 @@ export type MessageKind = keyof typeof MESSAGE_SCHEMAS
 /** The message type of a kind. */
 export type MessageOf<K extends MessageKind> = Static<typeof MESSAGE_SCHEMAS[K]>
 
-const validators = Object.fromEntries(
-  Object.entries(MESSAGE_SCHEMAS).map(([kind, schema]) => [kind, Compile(schema as TSchema)])
-) as { [K in MessageKind]: ReturnType<typeof Compile> }
+type Validator = ReturnType<typeof Compile>
+const validators = new Map<MessageKind, Validator>()
+
+/**
+ * The compiled validator of a kind, compiled on first use: an agent only ever decodes
+ * jobs and config, and compiling every schema up front costs tens of MB on a small device.
+ */
+function validatorOf (kind: MessageKind): Validator {
+  let validator = validators.get(kind)
+  if (validator === undefined) {
+    validator = Compile(MESSAGE_SCHEMAS[kind] as TSchema)
+    validators.set(kind, validator)
+  }
+  return validator
+}
 
 /** Thrown by {@link decodeMessage} for a payload that is not a valid message of the kind. */
 export class InvalidMessageError extends Error {
@@ -176,7 +350,7 @@ export type MessageBody<K extends MessageKind> = Omit<MessageOf<K>, 'v' | 'kind'
 /** Build a complete message of `kind`, validate it and serialise it to a payload. */
 export function encodeMessage<K extends MessageKind> (kind: K, correlationId: string, body: MessageBody<K>): Buffer {
   const message = { v: 1, kind, id: newId(), correlationId, sentAt: new Date().toISOString(), ...body }
-  const validator = validators[kind]
+  const validator = validatorOf(kind)
   if (!validator.Check(message)) {
     throw new InvalidMessageError(`refusing to send invalid ${kind}: ${describeErrors(validator, message)}`)
   }
@@ -191,14 +365,14 @@ export function decodeMessage<K extends MessageKind> (kind: K, payload: Buffer |
   } catch {
     throw new InvalidMessageError(`${kind}: payload is not JSON`)
   }
-  const validator = validators[kind]
+  const validator = validatorOf(kind)
   if (!validator.Check(value)) {
     throw new InvalidMessageError(`${kind}: ${describeErrors(validator, value)}`)
   }
   return value as MessageOf<K>
 }
 
-function describeErrors (validator: ReturnType<typeof Compile>, value: unknown): string {
+function describeErrors (validator: Validator, value: unknown): string {
   const first = [...validator.Errors(value)].slice(0, 3)
   return first.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')
 }

@@ -15,9 +15,13 @@ export interface VirtualPrinterStatus extends PrinterConditions {
   silent: boolean
   /** Wait this long before each status answer, in ms (a slow printer). */
   answerDelayMs: number
+  /** Time each ticket takes to print, in ms; the printer reads no further bytes meanwhile. */
+  printDelayMs: number
+  /** Tickets left on the roll; after the last one the printer is out of paper. `null`: endless. */
+  paperLeft: number | null
 }
 
 /** A ready printer that answers at once. */
 export function readyStatus (overrides: Partial<VirtualPrinterStatus> = {}): VirtualPrinterStatus {
-  return { ...READY_CONDITIONS, silent: false, answerDelayMs: 0, ...overrides }
+  return { ...READY_CONDITIONS, silent: false, answerDelayMs: 0, printDelayMs: 0, paperLeft: null, ...overrides }
 }

@@ -8,10 +8,9 @@ import { EventEmitter } from 'node:events'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { statusByteFor } from '../shared/escpos-status.js'
 import { decodeEscPosText, type CommandSetOption } from './escpos-text.js'
 import { readyStatus, type VirtualPrinterStatus } from './printer-status.js'
-import { TicketStream } from './ticket-stream.js'
+import { PrinterEmulator } from './printer-emulator.js'
 
 /** One ticket the printer received. */
 export interface Ticket {
@@ -133,33 +132,34 @@ export class VirtualPrinter extends EventEmitter<VirtualPrinterEvents> {
     })
   }
 
+  /** Change switches at run time; the next status request sees them. */
+  setStatus (changes: Partial<VirtualPrinterStatus>): void {
+    Object.assign(this.status, changes)
+  }
+
   #accept (socket: Socket): void {
     this.#sockets.add(socket)
-    const stream = new TicketStream(this.#commandSet)
+    const emulator = new PrinterEmulator(this.status, {
+      answer: (byte) => { if (!socket.destroyed) socket.write(byte) },
+      ticket: (bytes) => { this.#record(bytes) },
+      statusRequest: () => { this.#statusRequests++ }
+    }, this.#commandSet)
     socket.on('data', (chunk: Buffer) => {
-      for (const event of stream.push(chunk)) {
-        if (event.type === 'status-request') this.#answer(socket, event.n)
-        else this.#record(event.bytes)
+      const printed = emulator.push(chunk)
+      // Slow printing: a printer busy with a ticket stops reading, so the host's writes
+      // back up (TCP flow control) and its status requests wait their turn.
+      if (printed > 0 && this.status.printDelayMs > 0) {
+        socket.pause()
+        setTimeout(() => { if (!socket.destroyed) socket.resume() }, this.status.printDelayMs * printed)
       }
     })
     // A client that resets the connection is normal for a printer; nothing to report.
     socket.on('error', () => {})
     socket.on('close', () => {
       this.#sockets.delete(socket)
-      const rest = stream.end()
-      if (rest !== null) this.#record(rest)
+      emulator.end()
       void this.#writes.then(() => { this.emit('disconnect') })
     })
-  }
-
-  #answer (socket: Socket, n: number): void {
-    this.#statusRequests++
-    if (this.status.silent) return
-    const send = (): void => {
-      if (!socket.destroyed) socket.write(Buffer.of(statusByteFor(n, this.status)))
-    }
-    if (this.status.answerDelayMs > 0) setTimeout(send, this.status.answerDelayMs)
-    else send()
   }
 
   #record (bytes: Buffer): void {

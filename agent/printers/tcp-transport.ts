@@ -3,8 +3,9 @@
  * the same socket, so answers are read from the data the socket receives.
  */
 import { Socket } from 'node:net'
-import { statusRequestBytes, isStatusByte, type StatusRequest } from '../../shared/escpos-status.js'
+import { statusRequestBytes, type StatusRequest } from '../../shared/escpos-status.js'
 import { PrinterConnectError, PrinterNotOpenError, PrinterWriteError } from '../errors.js'
+import { StatusReader } from './status-reader.js'
 import type { PrinterTransport } from './transport.js'
 
 /** Timeouts of the TCP transport, in ms. */
@@ -18,11 +19,6 @@ export interface TcpTimeouts {
 /** Defaults: a printer on the LAN either answers fast or is not there. */
 export const DEFAULT_TCP_TIMEOUTS: TcpTimeouts = Object.freeze({ connectMs: 5000, writeMs: 10_000 })
 
-interface StatusWaiter {
-  readonly resolve: (byte: number | null) => void
-  readonly timer: NodeJS.Timeout
-}
-
 /** One TCP connection to a printer. */
 export class TcpTransport implements PrinterTransport {
   readonly address: string
@@ -30,7 +26,7 @@ export class TcpTransport implements PrinterTransport {
   readonly #port: number
   readonly #timeouts: TcpTimeouts
   #socket: Socket | null = null
-  #waiter: StatusWaiter | null = null
+  readonly #status = new StatusReader()
   #failure: Error | null = null
 
   constructor (host: string, port: number, timeouts: Partial<TcpTimeouts> = {}) {
@@ -62,11 +58,11 @@ export class TcpTransport implements PrinterTransport {
       socket.connect(this.#port, this.#host)
     })
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => { this.#onData(chunk) })
+    socket.on('data', (chunk: Buffer) => { this.#status.onData(chunk) })
     socket.on('error', (err) => { this.#failure = err })
     socket.on('close', () => {
       this.#socket = null
-      this.#settleWaiter(null)
+      this.#status.cancel()
     })
     this.#socket = socket
   }
@@ -88,19 +84,13 @@ export class TcpTransport implements PrinterTransport {
 
   async requestStatus (n: StatusRequest, timeoutMs: number): Promise<number | null> {
     const socket = this.#requireSocket()
-    this.#settleWaiter(null)
-    const answer = new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => { this.#settleWaiter(null) }, timeoutMs)
-      this.#waiter = { resolve, timer }
-    })
-    socket.write(statusRequestBytes(n))
-    return await answer
+    return await this.#status.request(() => { socket.write(statusRequestBytes(n)) }, timeoutMs)
   }
 
   async close (): Promise<void> {
     const socket = this.#socket
     if (socket === null) return
-    this.#settleWaiter(null)
+    this.#status.cancel()
     await new Promise<void>((resolve) => {
       socket.once('close', () => { resolve() })
       // end() lets queued bytes reach the printer; destroy if it does not finish quickly.
@@ -113,21 +103,5 @@ export class TcpTransport implements PrinterTransport {
     if (this.#failure !== null) throw new PrinterWriteError(this.address, this.#failure.message)
     if (this.#socket === null || this.#socket.destroyed) throw new PrinterNotOpenError(this.address)
     return this.#socket
-  }
-
-  #onData (chunk: Buffer): void {
-    // Only a pending status request consumes bytes; anything else (e.g. an Automatic
-    // Status Back block from a printer configured for it) is not an answer we asked for.
-    for (const byte of chunk) {
-      if (this.#waiter !== null && isStatusByte(byte)) this.#settleWaiter(byte)
-    }
-  }
-
-  #settleWaiter (byte: number | null): void {
-    const waiter = this.#waiter
-    if (waiter === null) return
-    this.#waiter = null
-    clearTimeout(waiter.timer)
-    waiter.resolve(byte)
   }
 }

@@ -1,12 +1,14 @@
 /**
  * How the agent talks to a printer: open a connection, write command bytes, ask for
- * real-time status on the same connection, close. One connection per job. Each
- * connection type (tcp now; serial, device and memory later) is one file implementing
- * this interface.
+ * real-time status on the same connection, close. Each connection type (tcp, serial,
+ * device; memory for tests) is one file implementing this interface, and each runs the
+ * same contract test suite (test/agent/helpers/transport-contract.ts).
  */
 import type { PrinterConnection } from '../../shared/messages.js'
 import type { StatusRequest } from '../../shared/escpos-status.js'
 import { UnsupportedConnectionError } from '../errors.js'
+import { DeviceTransport } from './device-transport.js'
+import { SerialTransport, type SerialPortFactory } from './serial-transport.js'
 import { TcpTransport, type TcpTimeouts } from './tcp-transport.js'
 
 /** A connection to one printer. */
@@ -32,12 +34,24 @@ export type TransportFactory = (connection: PrinterConnection) => PrinterTranspo
 /** Timeouts of every transport, in ms. */
 export type TransportTimeouts = TcpTimeouts
 
+/** Options of {@link createTransportFactory}. */
+export interface TransportFactoryOptions {
+  readonly timeouts?: Partial<TransportTimeouts>
+  /** Opens serial ports; serialport's native binding unless replaced (tests use its mock). */
+  readonly serialPort?: SerialPortFactory
+}
+
 /** The default factory: a transport per connection type. */
-export function createTransportFactory (timeouts: Partial<TransportTimeouts> = {}): TransportFactory {
+export function createTransportFactory (options: TransportFactoryOptions = {}): TransportFactory {
+  const timeouts = options.timeouts ?? {}
   return (connection) => {
     switch (connection.type) {
       case 'tcp':
         return new TcpTransport(connection.host, connection.port, timeouts)
+      case 'serial':
+        return new SerialTransport(connection, options.serialPort)
+      case 'device':
+        return new DeviceTransport(connection.path, timeouts.writeMs !== undefined ? { writeMs: timeouts.writeMs } : {})
       default:
         throw new UnsupportedConnectionError(String((connection as { type: unknown }).type))
     }

@@ -8,7 +8,7 @@ const license = createLicenseKey({ tenant: 'acme', branch: 'b1', agent: 'a1' })
 
 t.test('the agent config comes from the environment with defaults', async (t) => {
   const config = loadAgentConfig({}, { PRINTMQ_URL: 'mqtt://broker:1883', PRINTMQ_LICENSE: license })
-  t.same(config, { url: 'mqtt://broker:1883', licenseKey: license, agent: { tenant: 'acme', branch: 'b1', agent: 'a1' }, stateDir: resolve('./.agent-state'), logLevel: 'info' })
+  t.same(config, { url: 'mqtt://broker:1883', licenseKey: license, agent: { tenant: 'acme', branch: 'b1', agent: 'a1' }, stateDir: resolve('./.agent-state'), logLevel: 'info', healthIntervalMs: 15000, statusIntervalMs: 5000, statusTimeoutMs: 2000 })
   t.ok(Object.isFrozen(config))
 })
 
@@ -47,4 +47,22 @@ t.test('every agent error code is unique and prefixed', async (t) => {
   const codes = AGENT_ERRORS.map((e) => e.code)
   t.equal(new Set(codes).size, codes.length)
   t.ok(codes.every((code) => /^PRINTMQ_AGENT_[A-Z_]+$/.test(code)))
+})
+
+t.test('a config file fills in what flags and environment leave unset', async (t) => {
+  const config = loadAgentConfig(
+    { 'status-interval': '1000' },
+    { PRINTMQ_LICENSE: license, PRINTMQ_HEALTH_INTERVAL_MS: '30000' },
+    { url: 'mqtt://from-file:1883', license: 'ignored', healthInterval: 5000, statusInterval: 9000, statusTimeout: 500, stateDir: '/var/lib/printmq' },
+    '/etc/printmq/agent.json')
+  t.match(config, { url: 'mqtt://from-file:1883', licenseKey: license, healthIntervalMs: 30000, statusIntervalMs: 1000, statusTimeoutMs: 500, stateDir: '/var/lib/printmq' })
+})
+
+t.test('an unknown config file key and a bad interval are refused naming their source', async (t) => {
+  t.throws(() => loadAgentConfig({}, { PRINTMQ_URL: 'mqtt://b', PRINTMQ_LICENSE: license }, { healthIntervall: 1 }, 'agent.json'),
+    { code: 'PRINTMQ_AGENT_BAD_SETTING', message: /^agent.json: unknown setting "healthIntervall"/ })
+  t.throws(() => loadAgentConfig({ 'status-interval': '10' }, { PRINTMQ_URL: 'mqtt://b', PRINTMQ_LICENSE: license }),
+    { code: 'PRINTMQ_AGENT_BAD_SETTING', message: /^--status-interval:/ })
+  t.throws(() => loadAgentConfig({}, { PRINTMQ_URL: 'mqtt://b', PRINTMQ_LICENSE: license, PRINTMQ_STATUS_TIMEOUT_MS: 'soon' }),
+    { code: 'PRINTMQ_AGENT_BAD_SETTING', message: /^PRINTMQ_STATUS_TIMEOUT_MS:/ })
 })

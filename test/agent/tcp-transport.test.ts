@@ -5,6 +5,18 @@ import { TcpTransport } from '../../agent/printers/tcp-transport.js'
 import { checkPrinterStatus } from '../../agent/printers/status-check.js'
 import { STATUS_REQUEST } from '../../shared/escpos-status.js'
 import { VirtualPrinter, type VirtualPrinterOptions } from '../../virtual-printer/virtual-printer.js'
+import { runTransportContract, TicketLog } from './helpers/transport-contract.js'
+
+runTransportContract('tcp', async (t) => {
+  const printer = new VirtualPrinter({ commandSet: 'epson' })
+  await printer.start()
+  t.teardown(() => printer.stop())
+  const tickets = new TicketLog()
+  printer.on('ticket', (ticket) => { tickets.add(ticket.bytes) })
+  const transport = new TcpTransport('127.0.0.1', printer.port, { connectMs: 1000, writeMs: 1000 })
+  t.teardown(() => transport.close())
+  return { transport, status: printer.status, tickets }
+})
 
 async function startPrinter (t: Test, options: VirtualPrinterOptions = {}): Promise<VirtualPrinter> {
   const printer = new VirtualPrinter(options)

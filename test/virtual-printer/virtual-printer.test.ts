@@ -123,3 +123,35 @@ t.test('the virtual printer continues numbering after tickets already in its dir
   const [ticket] = await printer.waitForTickets(1)
   t.equal(ticket?.seq, 8)
 })
+
+t.test('the virtual printer runs out of paper after the tickets left on its roll', async (t) => {
+  const printer = await startPrinter(t, { status: { paperLeft: 2 } })
+  const socket = await connectTo(t, printer)
+  socket.write(Buffer.from([...Buffer.from('one\n'), ...EPSON_CUT]))
+  await printer.waitForTickets(1)
+  socket.write(Buffer.from([0x10, 0x04, 0x04]))
+  t.equal((await readBytes(socket, 1))[0], 0x12, 'paper left after the first ticket')
+  socket.write(Buffer.from([...Buffer.from('two\n'), ...EPSON_CUT, 0x10, 0x04, 0x04]))
+  t.equal((await readBytes(socket, 1))[0], 0x12 | 0x0c | 0x60, 'paper end after the last ticket')
+  t.equal(printer.status.paperOut, true)
+})
+
+t.test('the virtual printer answers with a status switched while it runs', async (t) => {
+  const printer = await startPrinter(t)
+  const socket = await connectTo(t, printer)
+  socket.write(Buffer.from([0x10, 0x04, 0x02]))
+  t.equal((await readBytes(socket, 1))[0], 0x12)
+  printer.setStatus({ coverOpen: true })
+  socket.write(Buffer.from([0x10, 0x04, 0x02]))
+  t.equal((await readBytes(socket, 1))[0], 0x12 | 0x04)
+})
+
+t.test('a slowly printing virtual printer still records every ticket in order', async (t) => {
+  const printer = await startPrinter(t, { status: { printDelayMs: 30 } })
+  const socket = await connectTo(t, printer)
+  for (const text of ['a', 'b', 'c']) {
+    socket.write(Buffer.from([...Buffer.from(`${text}\n`), ...EPSON_CUT]))
+    await printer.waitForTickets(['a', 'b', 'c'].indexOf(text) + 1)
+  }
+  t.same(printer.tickets.map((ticket) => ticket.text), ['a\n', 'b\n', 'c\n'])
+})

@@ -10,7 +10,7 @@ import { connectAsync, type MqttClient } from 'mqtt'
 import type { Test } from 'tap'
 import { newId, type AgentRef } from '../../../shared/ids.js'
 import { createLogger, type Logger } from '../../../shared/logger.js'
-import { decodeMessage, encodeMessage, type JobResultMessage, type PrinterConfig } from '../../../shared/messages.js'
+import { decodeMessage, encodeMessage, type JobContent, type JobResultMessage, type PrinterConfig } from '../../../shared/messages.js'
 import { agentTopic } from '../../../shared/topics.js'
 
 /** A running broker. */
@@ -121,6 +121,8 @@ export interface JobOptions {
   readonly correlationId?: string
   readonly printerId?: string
   readonly text?: string
+  /** Any document; overrides `text`. */
+  readonly content?: JobContent
   readonly copies?: number
   /** Milliseconds from now; negative for an expired job. */
   readonly ttlMs?: number
@@ -133,7 +135,7 @@ export function printJob (options: JobOptions = {}): { payload: Buffer, jobId: s
   const payload = encodeMessage('print-job', correlationId, {
     jobId,
     printerId: options.printerId ?? 'kitchen',
-    content: { type: 'text', text: options.text ?? 'Table 4\n2x Soup' },
+    content: options.content ?? { type: 'text', text: options.text ?? 'Table 4\n2x Soup' },
     copies: options.copies ?? 1,
     expiresAt: new Date(Date.now() + (options.ttlMs ?? 600_000)).toISOString()
   })
