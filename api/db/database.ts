@@ -26,10 +26,20 @@ export interface OpenDatabase {
 /** Open the database (no migrations; see {@link migrateToLatest}). */
 export async function openDatabase (location: DatabaseLocation): Promise<OpenDatabase> {
   if (location.kind === 'postgres') {
-    const pool = new pg.Pool({ connectionString: location.url, max: location.poolSize ?? 10 })
+    const pool = new pg.Pool({
+      connectionString: location.url,
+      max: location.poolSize ?? 10,
+      // Fail fast while the database is unreachable (the API answers 503) instead of
+      // queueing requests forever; ms.
+      connectionTimeoutMillis: 5000,
+      query_timeout: 15_000
+    })
     // An idle client that loses its server emits 'error' on the pool; without a listener
     // that would crash the process. The next query gets a fresh connection.
     pool.on('error', () => {})
+    // A checked-out client (inside a transaction, between statements) that loses its
+    // server emits 'error' itself; its next query then fails and the request gets 503.
+    pool.on('connect', (client) => { client.on('error', () => {}) })
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { db, kind: 'postgres', close: () => db.destroy() }
   }
@@ -54,4 +64,21 @@ export async function migrateToLatest (db: Kysely<Database>, log: Logger): Promi
     else if (result.status === 'Error') log.error({ migration: result.migrationName }, 'migration failed')
   }
   if (error !== undefined) throw error
+}
+
+/**
+ * Migrate `database`; on PostgreSQL through `ownerUrl` when given, so the API's own
+ * login role needs no DDL rights (see README, "Production database").
+ */
+export async function runMigrations (database: OpenDatabase, ownerUrl: string | null, log: Logger): Promise<void> {
+  if (ownerUrl === null || database.kind !== 'postgres') {
+    await migrateToLatest(database.db, log)
+    return
+  }
+  const owner = await openDatabase({ kind: 'postgres', url: ownerUrl, poolSize: 1 })
+  try {
+    await migrateToLatest(owner.db, log)
+  } finally {
+    await owner.close()
+  }
 }

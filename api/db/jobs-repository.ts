@@ -23,6 +23,8 @@ export interface NewJob {
   readonly reference: string | null
   readonly correlationId: string
   readonly expiresAt: Date
+  /** The job this one reprints. */
+  readonly reprintOf?: string | null
 }
 
 /** Insert a job in state `queued` with its first event. */
@@ -40,6 +42,7 @@ export async function insertJob (trx: TenantTransaction, job: NewJob): Promise<J
     correlation_id: job.correlationId,
     state: 'queued',
     expires_at: job.expiresAt,
+    reprint_of: job.reprintOf ?? null,
     created_at: now,
     updated_at: now
   }).returningAll().executeTakeFirstOrThrow()
@@ -120,23 +123,28 @@ export async function markDispatched (trx: TenantTransaction, jobId: string): Pr
  * pending, not expired, and was not published at or after `lastAttemptBefore`.
  * Returns the job, or null when it was not claimed.
  */
-export async function claimForDispatch (trx: TenantTransaction, jobId: string, lastAttemptBefore: Date): Promise<JobRow | null> {
+export async function claimForDispatch (trx: TenantTransaction, jobId: string, lastAttemptBefore: Date, options: { includeAccepted?: boolean } = {}): Promise<JobRow | null> {
   return (await trx.updateTable('print_jobs')
     .set({ dispatch_attempts: sql`dispatch_attempts + 1`, last_dispatched_at: new Date() })
     .where('id', '=', jobId)
-    .where('state', 'in', ['queued', 'dispatched'])
-    .where('expires_at', '>', new Date())
+    .where((eb) => options.includeAccepted === true
+      ? eb.or([eb.and([eb('state', 'in', ['queued', 'dispatched']), eb('expires_at', '>', new Date())]), eb('state', '=', 'accepted')])
+      : eb.and([eb('state', 'in', ['queued', 'dispatched']), eb('expires_at', '>', new Date())]))
     .where((eb) => eb.or([eb('last_dispatched_at', 'is', null), eb('last_dispatched_at', '<', lastAttemptBefore)]))
     .returningAll()
     .executeTakeFirst()) ?? null
 }
 
-/** Jobs an agent should (still) receive: not yet accepted and not expired. */
+/**
+ * Jobs to send an agent that came back: those it has not accepted (and that are not
+ * expired), and those it accepted but whose outcome we never heard (the result may have
+ * been lost while this server was down): for those, the agent's journal re-publishes
+ * the recorded result instead of printing again.
+ */
 export async function listJobsAwaitingAgent (trx: TenantTransaction, branchId: string, agentId: string, limit: number): Promise<JobRow[]> {
   return await trx.selectFrom('print_jobs').selectAll()
     .where('branch_id', '=', branchId).where('agent_id', '=', agentId)
-    .where('state', 'in', ['queued', 'dispatched'])
-    .where('expires_at', '>', new Date())
+    .where((eb) => eb.or([eb.and([eb('state', 'in', ['queued', 'dispatched']), eb('expires_at', '>', new Date())]), eb('state', '=', 'accepted')]))
     .orderBy('created_at')
     .limit(limit)
     .execute()

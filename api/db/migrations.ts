@@ -6,6 +6,8 @@
  * and matches no row. The tenant is set per transaction (see tenant-scope.ts).
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+import { durableJobs } from './migrations/0002-durable-jobs.js'
+import { apiSurface } from './migrations/0003-api-surface.js'
 
 const TENANT_TABLES = ['tenants', 'branches', 'agents', 'printers', 'print_jobs', 'job_events'] as const
 
@@ -17,7 +19,7 @@ const TENANT_TABLES = ['tenants', 'branches', 'agents', 'printers', 'print_jobs'
 export const RUNTIME_ROLE = 'printmq_runtime'
 
 /** The tables that carry tenant data and are guarded by row-level security. */
-export const TENANT_TABLE_NAMES: readonly string[] = TENANT_TABLES
+export const TENANT_TABLE_NAMES: readonly string[] = [...TENANT_TABLES, 'idempotency_records']
 
 const initial: Migration = {
   async up (db: Kysely<any>): Promise<void> {
@@ -147,7 +149,9 @@ const initial: Migration = {
 
 /** All migrations by name; names sort in the order they run. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
-  '0001_initial': initial
+  '0001_initial': initial,
+  '0002_durable_jobs': durableJobs,
+  '0003_api_surface': apiSurface
 })
 
 /** Kysely MigrationProvider over {@link MIGRATIONS}. */

@@ -50,3 +50,63 @@ export async function listAgentPrinters (trx: TenantTransaction, branchId: strin
     .orderBy('id')
     .execute()
 }
+
+/** Printers of a branch in id order after `after` (exclusive), at most `limit`. */
+export async function listPrinters (trx: TenantTransaction, branchId: string, page: { after: string | null, limit: number }): Promise<PrinterRow[]> {
+  let query = trx.selectFrom('printers').selectAll().where('branch_id', '=', branchId)
+  if (page.after !== null) query = query.where('id', '>', page.after)
+  return await query.orderBy('id').limit(page.limit).execute()
+}
+
+/** What may change on a printer. */
+export interface PrinterChanges {
+  readonly agentId?: string
+  readonly model?: string
+  readonly connection?: unknown
+  readonly width?: number
+  /** null: back to the agent's default. */
+  readonly codePage?: string | null
+}
+
+/** Change a printer; null when it does not exist. */
+export async function updatePrinter (trx: TenantTransaction, branchId: string, printerId: string, changes: PrinterChanges): Promise<PrinterRow | null> {
+  return (await trx.updateTable('printers')
+    .set({
+      updated_at: new Date(),
+      ...(changes.agentId !== undefined ? { agent_id: changes.agentId } : {}),
+      ...(changes.model !== undefined ? { model: changes.model } : {}),
+      ...(changes.connection !== undefined ? { connection: JSON.stringify(changes.connection) } : {}),
+      ...(changes.width !== undefined ? { width: changes.width } : {}),
+      ...(changes.codePage !== undefined ? { code_page: changes.codePage } : {})
+    })
+    .where('branch_id', '=', branchId).where('id', '=', printerId)
+    .returningAll().executeTakeFirst()) ?? null
+}
+
+/**
+ * Delete a printer whose jobs are all finished, with those jobs' records (their rows
+ * reference the printer). 'busy' while a job is still queued, dispatched or accepted.
+ */
+export async function deleteIdlePrinter (trx: TenantTransaction, branchId: string, printerId: string): Promise<{ outcome: 'not-found' } | { outcome: 'busy' } | { outcome: 'deleted', row: PrinterRow }> {
+  const row = await trx.selectFrom('printers').selectAll().where('branch_id', '=', branchId).where('id', '=', printerId).forUpdate().executeTakeFirst()
+  if (row === undefined) return { outcome: 'not-found' }
+  const pending = await trx.selectFrom('print_jobs').select('id')
+    .where('branch_id', '=', branchId).where('printer_id', '=', printerId)
+    .where('state', 'in', ['queued', 'dispatched', 'accepted'])
+    .limit(1).executeTakeFirst()
+  if (pending !== undefined) return { outcome: 'busy' }
+  await trx.deleteFrom('print_jobs').where('branch_id', '=', branchId).where('printer_id', '=', printerId).execute()
+  await trx.deleteFrom('printers').where('branch_id', '=', branchId).where('id', '=', printerId).execute()
+  return { outcome: 'deleted', row }
+}
+
+/** Jobs not yet finished (queued, dispatched, accepted) per printer of a branch. */
+export async function countPendingJobsByPrinter (trx: TenantTransaction, branchId: string): Promise<Map<string, number>> {
+  const rows = await trx.selectFrom('print_jobs')
+    .select(['printer_id', (eb) => eb.fn.countAll<string>().as('pending')])
+    .where('branch_id', '=', branchId)
+    .where('state', 'in', ['queued', 'dispatched', 'accepted'])
+    .groupBy('printer_id')
+    .execute()
+  return new Map(rows.map((r) => [r.printer_id, Number(r.pending)]))
+}

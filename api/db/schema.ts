@@ -37,6 +37,8 @@ export interface PrintersTable {
   model: string
   connection: Json<unknown>
   width: number
+  /** Code page for text (migration 0003); null: the agent's default. */
+  code_page: ColumnType<string | null, string | null | undefined, string | null>
   created_at: CreatedAt
   updated_at: Timestamp
 }
@@ -59,6 +61,8 @@ export interface PrintJobsTable {
   updated_at: Timestamp
   dispatch_attempts: ColumnType<number, number | undefined, number>
   last_dispatched_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  /** The job this one reprints (POST /v1/print-jobs/{id}/reprint), else null. */
+  reprint_of: ColumnType<string | null, string | null | undefined, never>
 }
 
 export interface JobEventsTable {
@@ -74,6 +78,20 @@ export interface JobEventsTable {
   ignored: ColumnType<boolean, boolean | undefined, never>
 }
 
+/** A stored response to a request made with an `Idempotency-Key` (migration 0002). */
+export interface IdempotencyRecordsTable {
+  tenant_id: string
+  key: string
+  /** SHA-256 of method, route and body: a reused key with another request is refused. */
+  fingerprint: string
+  status_code: number
+  headers: Json<Record<string, string>>
+  /** The response body exactly as sent. */
+  body: string
+  created_at: CreatedAt
+  expires_at: Timestamp
+}
+
 export interface Database {
   tenants: TenantsTable
   branches: BranchesTable
@@ -81,4 +99,5 @@ export interface Database {
   printers: PrintersTable
   print_jobs: PrintJobsTable
   job_events: JobEventsTable
+  idempotency_records: IdempotencyRecordsTable
 }

@@ -3,7 +3,13 @@
  * `printmq.tenant` and switches to the runtime role, both with `set_config(..., true)`
  * (local to the transaction, never to the pooled session), so row-level security
  * returns only that tenant's rows whoever the connection logged in as.
+ *
+ * A request can run inside one surrounding tenant transaction (see
+ * {@link runInTenantTransaction}; the idempotency mechanism uses it so that what a
+ * route creates and the stored response commit together): `withTenant` for the same
+ * database and tenant then joins it instead of opening a second one.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { sql, type Kysely, type Transaction } from 'kysely'
 import { RUNTIME_ROLE } from './migrations.js'
 import type { Database } from './schema.js'
@@ -11,10 +17,46 @@ import type { Database } from './schema.js'
 /** A transaction scoped to one tenant. */
 export type TenantTransaction = Transaction<Database>
 
+/** A tenant transaction opened by a caller that commits it later. */
+export interface SurroundingTransaction {
+  readonly db: Kysely<Database>
+  readonly tenant: string
+  readonly trx: TenantTransaction
+  /** Callbacks to run once the transaction committed (never on rollback). */
+  readonly afterCommit: Array<() => void>
+}
+
+const surrounding = new AsyncLocalStorage<SurroundingTransaction>()
+
+/** Scope the current transaction to `tenant` (RLS) and switch to the runtime role. */
+export async function scopeTransaction (trx: TenantTransaction, tenant: string): Promise<void> {
+  await sql`select set_config('printmq.tenant', ${tenant}, true), set_config('role', ${RUNTIME_ROLE}, true)`.execute(trx)
+}
+
 /** Run `work` in a transaction that sees only `tenant`'s rows. */
 export async function withTenant<T> (db: Kysely<Database>, tenant: string, work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
+  const outer = surrounding.getStore()
+  if (outer !== undefined && outer.db === db && outer.tenant === tenant) return await work(outer.trx)
   return await db.transaction().execute(async (trx) => {
-    await sql`select set_config('printmq.tenant', ${tenant}, true), set_config('role', ${RUNTIME_ROLE}, true)`.execute(trx)
+    await scopeTransaction(trx, tenant)
     return await work(trx)
   })
+}
+
+/** Run `work` with `transaction` as the one `withTenant` joins. */
+export async function runInTenantTransaction<T> (transaction: SurroundingTransaction, work: () => Promise<T>): Promise<T> {
+  return await surrounding.run(transaction, work)
+}
+
+/**
+ * Run `callback` once the data written so far is committed: at once outside a
+ * surrounding transaction, after its commit inside one (so a dispatcher never looks for
+ * a job that is not visible yet).
+ */
+export function afterCommit (callback: () => void): void {
+  const outer = surrounding.getStore()
+  if (outer === undefined) callback()
+  // Run outside the finished transaction's context, so the callback's own withTenant
+  // calls open transactions of their own.
+  else outer.afterCommit.push(() => { surrounding.exit(callback) })
 }

@@ -77,7 +77,7 @@ export class Dispatcher {
   async resendForAgent (ref: AgentRef, onlineAt: Date): Promise<void> {
     const jobs = await withTenant(this.#options.db, ref.tenant, (trx) => listJobsAwaitingAgent(trx, ref.branch, ref.agent, 1000))
     if (jobs.length > 0) this.#log.info({ tenant: ref.tenant, branch: ref.branch, agent: ref.agent, jobs: jobs.length }, 'resending jobs to agent')
-    await Promise.all(jobs.map((job) => this.#dispatch(job.tenant_id, job.id, onlineAt)))
+    await Promise.all(jobs.map((job) => this.#dispatch(job.tenant_id, job.id, onlineAt, { includeAccepted: true })))
   }
 
   /** Run one sweep unless one is running. */
@@ -128,13 +128,13 @@ export class Dispatcher {
    * Claim and publish one job; marks it dispatched on PUBACK. Never throws.
    * `lastAttemptBefore`: see claimForDispatch.
    */
-  async #dispatch (tenant: string, jobId: string, lastAttemptBefore: Date): Promise<void> {
+  async #dispatch (tenant: string, jobId: string, lastAttemptBefore: Date, claim: { includeAccepted?: boolean } = {}): Promise<void> {
     const jobKey = `${tenant}/${jobId}`
     if (this.#inFlight.has(jobKey) || !this.#options.mqtt.connected) return
     this.#inFlight.add(jobKey)
     const { db } = this.#options
     try {
-      const job = await withTenant(db, tenant, (trx) => claimForDispatch(trx, jobId, lastAttemptBefore))
+      const job = await withTenant(db, tenant, (trx) => claimForDispatch(trx, jobId, lastAttemptBefore, claim))
       if (job !== null) await this.#publish(job)
     } catch (err) {
       this.#log.error({ err, jobId }, 'dispatch failed')

@@ -5,16 +5,18 @@
 import type { Kysely } from 'kysely'
 import type { AgentRef } from '../../shared/ids.js'
 import { newId } from '../../shared/ids.js'
-import { TERMINAL_JOB_STATES } from '../../shared/job-states.js'
+import { TERMINAL_JOB_STATES, type JobState } from '../../shared/job-states.js'
 import type { Logger } from '../../shared/logger.js'
 import type { JobContent, JobResultMessage } from '../../shared/messages.js'
 import { canAccessBranch, type AuthContext } from '../auth/claims.js'
 import { findBranch } from '../db/branches-repository.js'
+import { cancelJob, listJobs } from '../db/job-queries.js'
 import { findJob, insertJob, listJobEvents, transitionJob, type JobEventRow, type JobRow } from '../db/jobs-repository.js'
 import { findPrinter } from '../db/printers-repository.js'
 import type { Database } from '../db/schema.js'
-import { withTenant } from '../db/tenant-scope.js'
-import { BranchNotFoundError, JobNotFoundError, PrinterNotFoundError } from '../errors.js'
+import { afterCommit, withTenant } from '../db/tenant-scope.js'
+import { BranchNotFoundError, InvalidRequestError, JobNotCancelableError, JobNotFoundError, PrinterNotFoundError } from '../errors.js'
+import { decodeJobCursor, encodeJobCursor } from './job-cursor.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { JobChanges } from './job-changes.js'
 
@@ -32,6 +34,25 @@ export interface JobSubmission {
   readonly ttlSeconds?: number
   readonly reference?: string
 }
+
+/** Filters of {@link JobService.list}, validated by the route schema. */
+export interface JobListRequest {
+  readonly branchId?: string
+  readonly printerId?: string
+  readonly state?: JobState
+  readonly since?: string
+  readonly limit?: number
+  readonly cursor?: string
+}
+
+/** One page of jobs; `nextCursor` is null on the last page. */
+export interface JobPage {
+  readonly jobs: readonly JobRow[]
+  readonly nextCursor: string | null
+}
+
+/** Jobs per page when the caller does not say. */
+export const DEFAULT_PAGE_SIZE = 50
 
 /** A job with its history. */
 export interface JobWithHistory {
@@ -80,10 +101,90 @@ export class JobService {
         expiresAt: new Date(Date.now() + ttl * 1000)
       })
     })
-    this.#log.info({ jobId: job.id, correlationId, branch: job.branch_id, printer: job.printer_id }, 'job queued')
-    this.#options.changes.emit({ tenant: auth.tenant, jobId: job.id, state: 'queued' })
-    this.#options.dispatcher.notify(auth.tenant, job.id)
+    this.#queued(job)
     return job
+  }
+
+  /** Announce a stored job and hand it to the dispatcher once it is committed. */
+  #queued (job: JobRow): void {
+    afterCommit(() => {
+      this.#log.info({ jobId: job.id, correlationId: job.correlation_id, branch: job.branch_id, printer: job.printer_id, reprintOf: job.reprint_of }, 'job queued')
+      this.#options.changes.emit({ tenant: job.tenant_id, jobId: job.id, state: 'queued' })
+      this.#options.dispatcher.notify(job.tenant_id, job.id)
+    })
+  }
+
+  /**
+   * Cancel a job no agent has accepted yet. Canceling a canceled job answers it again;
+   * any other state is a 409 naming it.
+   */
+  async cancel (auth: AuthContext, jobId: string, correlationId: string): Promise<JobRow> {
+    const outcome = await withTenant(this.#options.db, auth.tenant, async (trx) => {
+      const job = await findJob(trx, jobId)
+      if (job === null || !canAccessBranch(auth, job.branch_id)) return null
+      return await cancelJob(trx, jobId, correlationId)
+    })
+    if (outcome === null || outcome.kind === 'not-found') throw new JobNotFoundError(jobId)
+    if (outcome.kind === 'too-late') throw new JobNotCancelableError(jobId, outcome.job.state)
+    if (outcome.kind === 'canceled') {
+      afterCommit(() => {
+        this.#log.info({ jobId, correlationId }, 'job canceled')
+        this.#options.changes.emit({ tenant: auth.tenant, jobId, state: 'canceled' })
+      })
+    }
+    return outcome.job
+  }
+
+  /**
+   * Print a job again: a new job with the original's printer, content, copies and
+   * reference, linked to it by `reprint_of`. The only way a ticket is printed twice.
+   */
+  async reprint (auth: AuthContext, jobId: string, options: { ttlSeconds?: number }, correlationId: string): Promise<JobRow> {
+    const ttl = options.ttlSeconds ?? DEFAULT_TTL_SECONDS
+    const job = await withTenant(this.#options.db, auth.tenant, async (trx) => {
+      const original = await findJob(trx, jobId)
+      if (original === null || !canAccessBranch(auth, original.branch_id)) throw new JobNotFoundError(jobId)
+      const printer = await findPrinter(trx, original.branch_id, original.printer_id)
+      if (printer === null) throw new PrinterNotFoundError(original.printer_id)
+      return await insertJob(trx, {
+        tenant: auth.tenant,
+        id: newId(),
+        branchId: original.branch_id,
+        printerId: original.printer_id,
+        agentId: printer.agent_id,
+        content: original.content,
+        copies: original.copies,
+        reference: original.reference,
+        correlationId,
+        expiresAt: new Date(Date.now() + ttl * 1000),
+        reprintOf: original.id
+      })
+    })
+    this.#queued(job)
+    return job
+  }
+
+  /** A page of jobs in the caller's scope, newest first. */
+  async list (auth: AuthContext, request: JobListRequest): Promise<JobPage> {
+    if (request.branchId !== undefined && !canAccessBranch(auth, request.branchId)) throw new BranchNotFoundError(request.branchId)
+    const after = request.cursor !== undefined ? decodeJobCursor(request.cursor) : undefined
+    if (after === null) throw new InvalidRequestError('/cursor is not a cursor this API returned')
+    const since = request.since !== undefined ? new Date(request.since) : undefined
+    if (since !== undefined && Number.isNaN(since.getTime())) throw new InvalidRequestError('/since must be an ISO 8601 date-time')
+    const limit = request.limit ?? DEFAULT_PAGE_SIZE
+    const branchIds = request.branchId !== undefined ? [request.branchId] : auth.branches
+    const rows = await withTenant(this.#options.db, auth.tenant, (trx) => listJobs(trx, {
+      branchIds,
+      limit: limit + 1,
+      ...(request.printerId !== undefined ? { printerId: request.printerId } : {}),
+      ...(request.state !== undefined ? { state: request.state } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(after !== undefined ? { after } : {})
+    }))
+    const jobs = rows.slice(0, limit)
+    const last = jobs[jobs.length - 1]
+    const nextCursor = rows.length > limit && last !== undefined ? encodeJobCursor({ createdAt: last.created_at, id: last.id }) : null
+    return { jobs, nextCursor }
   }
 
   /** A job and its history; 404 when unknown or outside the caller's branches. */

@@ -1,0 +1,137 @@
+/**
+ * Row-level security, proved on PGlite and PostgreSQL: no tenant means no rows, one
+ * tenant never sees another's, and a pooled stress run with injected errors and
+ * timeouts leaks nothing. A catalog check keeps FORCE on every tenant table and the
+ * runtime role unable to bypass it.
+ */
+import { randomBytes } from 'node:crypto'
+import { sql, type Kysely } from 'kysely'
+import pg from 'pg'
+import t from 'tap'
+import { openDatabase } from '../../api/db/database.js'
+import { RUNTIME_ROLE, TENANT_TABLE_NAMES } from '../../api/db/migrations.js'
+import type { Database } from '../../api/db/schema.js'
+import { withTenant } from '../../api/db/tenant-scope.js'
+import { testDatabases } from '../helpers/databases.js'
+import { openTestDatabase, seedTenant } from './fixtures.js'
+
+/** Tenant ids of every row of every tenant table visible in `trx`. */
+async function visibleTenants (trx: Kysely<Database>): Promise<string[]> {
+  const seen: string[] = []
+  for (const table of TENANT_TABLE_NAMES) {
+    const column = table === 'tenants' ? 'id' : 'tenant_id'
+    const result = await sql<{ tenant: string }>`select ${sql.ref(column)} as tenant from ${sql.table(table)}`.execute(trx)
+    seen.push(...result.rows.map((r) => r.tenant))
+  }
+  return seen
+}
+
+for (const database of testDatabases()) {
+  await t.test(`on ${database.name}`, async (t) => {
+    const location = await database.create(t)
+    const open = await openTestDatabase(t, location, 8)
+    const tenants = Array.from({ length: 12 }, (_, i) => `tenant${i}`)
+    for (const tenant of tenants) await seedTenant(open, tenant)
+
+    await t.test('a query without a tenant sees no rows', async (t) => {
+      const seen = await open.db.transaction().execute(async (trx) => {
+        await sql`select set_config('role', ${RUNTIME_ROLE}, true)`.execute(trx)
+        return await visibleTenants(trx)
+      })
+      t.same(seen, [])
+    })
+
+    await t.test('a query for one tenant sees only its rows in every table', async (t) => {
+      for (const tenant of tenants.slice(0, 3)) {
+        const seen = await withTenant(open.db, tenant, (trx) => visibleTenants(trx))
+        t.ok(seen.length >= TENANT_TABLE_NAMES.length, `${tenant} sees its own rows (${seen.length})`)
+        t.same([...new Set(seen)], [tenant], `${tenant} sees no other tenant`)
+      }
+    })
+
+    await t.test('a write for another tenant is refused', async (t) => {
+      await t.rejects(withTenant(open.db, 'tenant0', (trx) => trx.insertInto('branches').values({ tenant_id: 'tenant1', id: 'sneaky', name: null }).execute()))
+      const updated = await withTenant(open.db, 'tenant0', (trx) => trx.updateTable('print_jobs').set({ copies: 9 }).where('tenant_id', '=', 'tenant1').executeTakeFirst())
+      t.equal(updated.numUpdatedRows, 0n, 'no foreign row is updated')
+    })
+
+    await t.test('concurrent tenants on a pool with injected errors and timeouts see zero foreign rows', async (t) => {
+      let foreign = 0
+      let reads = 0
+      let injected = 0
+      const operations = Array.from({ length: 600 }, async (_, i) => {
+        const tenant = tenants[i % tenants.length] as string
+        try {
+          await withTenant(open.db, tenant, async (trx) => {
+            const seen = await visibleTenants(trx)
+            reads++
+            foreign += seen.filter((s) => s !== tenant).length
+            if (i % 7 === 0) throw new Error('injected failure')
+            if (i % 11 === 0) {
+              await sql`set local statement_timeout = 1`.execute(trx)
+              await sql`select pg_sleep(0.05)`.execute(trx)
+            }
+          })
+        } catch {
+          injected++
+        }
+      })
+      await Promise.all(operations)
+      t.comment(`${reads} scoped reads, ${injected} transactions failed by injection`)
+      t.equal(reads, 600)
+      t.ok(injected >= 600 / 7, 'errors and timeouts were injected')
+      t.equal(foreign, 0, 'zero foreign rows')
+      const after = await open.db.transaction().execute(async (trx) => {
+        await sql`select set_config('role', ${RUNTIME_ROLE}, true)`.execute(trx)
+        return await visibleTenants(trx)
+      })
+      t.same(after, [], 'no tenant setting survived on a pooled connection')
+    })
+
+    await t.test('every tenant table has FORCE row-level security and the runtime role cannot bypass it', async (t) => {
+      const tables = await sql<{ relname: string, relrowsecurity: boolean, relforcerowsecurity: boolean, owner: string }>`
+        select c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) as owner
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'public' and c.relkind = 'r'`.execute(open.db)
+      const withTenantColumn = await sql<{ table_name: string }>`
+        select table_name from information_schema.columns where table_schema = 'public' and column_name = 'tenant_id'`.execute(open.db)
+      t.same(new Set(withTenantColumn.rows.map((r) => r.table_name).concat('tenants')), new Set(TENANT_TABLE_NAMES), 'every table with a tenant column is a guarded tenant table')
+      for (const name of TENANT_TABLE_NAMES) {
+        const row = tables.rows.find((r) => r.relname === name)
+        t.ok(row?.relrowsecurity === true && row.relforcerowsecurity === true, `${name}: RLS enabled and forced`)
+        t.not(row?.owner, RUNTIME_ROLE, `${name} is not owned by the runtime role`)
+      }
+      const role = await sql<{ rolsuper: boolean, rolbypassrls: boolean, rolcanlogin: boolean }>`
+        select rolsuper, rolbypassrls, rolcanlogin from pg_roles where rolname = ${RUNTIME_ROLE}`.execute(open.db)
+      t.same(role.rows, [{ rolsuper: false, rolbypassrls: false, rolcanlogin: false }], 'runtime role: not superuser, no BYPASSRLS, no login')
+      const owners = [...new Set(tables.rows.filter((r) => TENANT_TABLE_NAMES.includes(r.relname)).map((r) => r.owner))]
+      for (const owner of owners) {
+        const member = await sql<{ member: boolean }>`select pg_has_role(${RUNTIME_ROLE}, ${owner}, 'MEMBER') as member`.execute(open.db)
+        t.equal(member.rows[0]?.member, false, `the runtime role is not a member of the owner ${owner}`)
+      }
+    })
+
+    if (location.kind === 'postgres') {
+      await t.test('a login role granted only the runtime role sees its tenant and nothing without one', async (t) => {
+        const login = `printmq_app_${randomBytes(4).toString('hex')}`
+        const password = randomBytes(12).toString('hex')
+        await sql`create role ${sql.raw(login)} login password ${sql.lit(password)} nosuperuser nobypassrls in role ${sql.raw(RUNTIME_ROLE)}`.execute(open.db)
+        t.teardown(async () => { await sql`drop role if exists ${sql.raw(login)}`.execute(open.db) })
+        const url = new URL(location.url)
+        url.username = login
+        url.password = password
+        const app = await openDatabase({ kind: 'postgres', url: url.toString(), poolSize: 2 })
+        t.teardown(() => app.close())
+        const direct = await app.db.transaction().execute((trx) => visibleTenants(trx))
+        t.same(direct, [], 'without a tenant the login role reads no row of any tenant table')
+        const own = await withTenant(app.db, 'tenant3', (trx) => visibleTenants(trx))
+        t.same([...new Set(own)], ['tenant3'], 'with the runtime role it sees exactly its tenant')
+        const check = new pg.Client({ connectionString: url.toString() })
+        await check.connect()
+        t.teardown(() => check.end())
+        const flags = await check.query('select rolsuper, rolbypassrls from pg_roles where rolname = current_user')
+        t.same(flags.rows, [{ rolsuper: false, rolbypassrls: false }], 'the login role is neither superuser nor BYPASSRLS')
+      })
+    }
+  })
+}
