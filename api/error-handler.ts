@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { PrintmqError } from '../shared/errors.js'
+import { isDatabaseUnavailable } from './db/unavailable.js'
 import {
   InternalError, InvalidIdError, InvalidRequestError, PayloadTooLargeError, RouteNotFoundError, ServiceUnavailableError, UnsupportedMediaTypeError
 } from './errors.js'
@@ -41,12 +42,8 @@ function toPrintmqError (err: FastifyError, bodyLimit: number): PrintmqError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY': return new InvalidRequestError('body must not be empty')
     case 'FST_ERR_CTP_INVALID_JSON_BODY': return new InvalidRequestError('body is not valid JSON')
   }
-  if (err.statusCode === 400 || err instanceof SyntaxError) return new InvalidRequestError(err.message)
   if (isDatabaseUnavailable(err)) return new ServiceUnavailableError('database unreachable')
+  if (err.statusCode === 400 || err instanceof SyntaxError) return new InvalidRequestError(err.message)
   return new InternalError()
 }
 
-function isDatabaseUnavailable (err: unknown): boolean {
-  const code = (err as { code?: string }).code
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === '57P01' || code === '57P03' || code === '08006' || code === '08001'
-}

@@ -17,6 +17,14 @@ export const JobNotFoundError = defineError('PRINTMQ_API_JOB_NOT_FOUND', 404, (i
 export const BranchExistsError = defineError('PRINTMQ_API_BRANCH_EXISTS', 409, (id: string) => `branch ${id} already exists`)
 export const AgentExistsError = defineError('PRINTMQ_API_AGENT_EXISTS', 409, (id: string) => `agent ${id} already exists in this branch`)
 export const PrinterExistsError = defineError('PRINTMQ_API_PRINTER_EXISTS', 409, (id: string) => `printer ${id} already exists in this branch`)
+export const BranchNotEmptyError = defineError('PRINTMQ_API_BRANCH_NOT_EMPTY', 409, (id: string) => `branch ${id} still has agents; delete them first`)
+export const AgentHasPrintersError = defineError('PRINTMQ_API_AGENT_HAS_PRINTERS', 409, (id: string) => `agent ${id} still drives printers; move or delete them first`)
+export const PrinterBusyError = defineError('PRINTMQ_API_PRINTER_BUSY', 409, (id: string) => `printer ${id} has jobs that are not finished`)
+export const RateLimitedError = defineError('PRINTMQ_API_RATE_LIMITED', 429, (scope: string, retryAfterSeconds: number) => `too many print jobs for this ${scope}; retry in ${retryAfterSeconds} s`)
+export const JobNotCancelableError = defineError('PRINTMQ_API_JOB_NOT_CANCELABLE', 409, (id: string, state: string) => `print job ${id} is ${state}: only queued or dispatched jobs can be canceled`)
+export const IdempotencyKeyInvalidError = defineError('PRINTMQ_API_IDEMPOTENCY_KEY_INVALID', 400, () => 'Idempotency-Key must be 1-255 printable ASCII characters')
+export const IdempotencyKeyInFlightError = defineError('PRINTMQ_API_IDEMPOTENCY_KEY_IN_FLIGHT', 409, () => 'a request with this Idempotency-Key is still being processed; retry later')
+export const IdempotencyKeyReusedError = defineError('PRINTMQ_API_IDEMPOTENCY_KEY_REUSED', 422, () => 'this Idempotency-Key was used for a different request')
 export const PayloadTooLargeError = defineError('PRINTMQ_API_PAYLOAD_TOO_LARGE', 413, (limit: number) => `request body larger than ${limit} bytes`)
 export const UnsupportedMediaTypeError = defineError('PRINTMQ_API_UNSUPPORTED_MEDIA_TYPE', 415, (type: string) => `content type ${JSON.stringify(type)} is not supported; send application/json`)
 export const ServiceUnavailableError = defineError('PRINTMQ_API_UNAVAILABLE', 503, (detail: string) => `service unavailable: ${detail}`)
@@ -27,6 +35,8 @@ export const InternalError = defineError('PRINTMQ_API_INTERNAL', 500, () => 'int
 export const API_ERRORS = [
   InvalidRequestError, InvalidIdError, UnauthorizedError, ForbiddenError, RouteNotFoundError,
   BranchNotFoundError, AgentNotFoundError, PrinterNotFoundError, JobNotFoundError,
-  BranchExistsError, AgentExistsError, PrinterExistsError, PayloadTooLargeError,
-  UnsupportedMediaTypeError, ServiceUnavailableError, BrokerUnavailableError, InternalError
+  BranchExistsError, AgentExistsError, PrinterExistsError, BranchNotEmptyError, AgentHasPrintersError,
+  PrinterBusyError, RateLimitedError, PayloadTooLargeError,
+  UnsupportedMediaTypeError, ServiceUnavailableError, BrokerUnavailableError, InternalError,
+  JobNotCancelableError, IdempotencyKeyInvalidError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError
 ] as const

@@ -1,14 +1,19 @@
 /** How rows are shown over HTTP: camelCase, ISO times, no secrets. */
+import type { Static } from 'typebox'
+import type { CodePageName, PrinterConnection, PrinterModel } from '../shared/messages.js'
 import type { AgentRow } from './db/agents-repository.js'
 import type { BranchRow } from './db/branches-repository.js'
 import type { JobEventRow, JobRow } from './db/jobs-repository.js'
 import type { PrinterRow } from './db/printers-repository.js'
+import type { AgentView, BranchView, PrinterView } from './schemas.js'
 
-export function branchView (row: BranchRow): Record<string, unknown> {
+/** A branch row as {@link BranchView}. */
+export function branchView (row: BranchRow): Static<typeof BranchView> {
   return { id: row.id, name: row.name, createdAt: row.created_at.toISOString() }
 }
 
-export function agentView (row: AgentRow): Record<string, unknown> {
+/** An agent row as {@link AgentView}. */
+export function agentView (row: AgentRow): Static<typeof AgentView> {
   return {
     id: row.id,
     branchId: row.branch_id,
@@ -19,19 +24,22 @@ export function agentView (row: AgentRow): Record<string, unknown> {
   }
 }
 
-export function printerView (row: PrinterRow): Record<string, unknown> {
+/** A printer row as {@link PrinterView}. */
+export function printerView (row: PrinterRow): Static<typeof PrinterView> {
   return {
     id: row.id,
     branchId: row.branch_id,
     agentId: row.agent_id,
-    model: row.model,
-    connection: row.connection,
+    model: row.model as PrinterModel,
+    connection: row.connection as PrinterConnection,
     width: row.width,
+    codePage: row.code_page as CodePageName | null,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString()
   }
 }
 
+/** A job row (and its history when given) as the API shows it. */
 export function jobView (row: JobRow, events: readonly JobEventRow[] | null): Record<string, unknown> {
   return {
     id: row.id,

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { describe: string, load: () => Promise<Command> 
   'virtual-printer': { describe: 'run a TCP ESC/POS printer that stores what it prints', load: async () => (await import('./virtual-printer-command.js')).run },
   token: { describe: 'mint a JWT for a tenant and role', load: async () => (await import('./token-command.js')).run },
   migrate: { describe: 'run database migrations and exit', load: async () => (await import('./migrate-command.js')).run },
+  'mosquitto-files': { describe: 'write Mosquitto password and ACL files from the database', load: async () => (await import('./mosquitto-files-command.js')).run },
   demo: { describe: 'start server, virtual printer and agent, and print a sample ticket', load: async () => (await import('./demo-command.js')).run }
 }
 

@@ -4,25 +4,30 @@
  * composition root that wires broker/ and api/ together; they never import each other.
  */
 import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { publishAgentConfig } from '../api/agents/agent-config-publisher.js'
 import { AgentPresence } from '../api/agents/agent-presence.js'
+import { PrinterStatusStore } from '../api/agents/printer-status-store.js'
 import { createLicenseVerifier } from '../api/agents/license-verifier.js'
 import { buildApp } from '../api/app.js'
 import { loadOrCreateSecret } from '../api/auth/tokens.js'
-import { migrateToLatest, openDatabase, type DatabaseLocation, type OpenDatabase } from '../api/db/database.js'
+import { openDatabase, runMigrations, type DatabaseLocation, type OpenDatabase } from '../api/db/database.js'
 import { Dispatcher } from '../api/jobs/dispatcher.js'
 import { JobChanges } from '../api/jobs/job-changes.js'
 import { JobService } from '../api/jobs/job-service.js'
 import { createInboundRouter } from '../api/mqtt/inbound-router.js'
 import { ServiceClient, type BrokerConnection } from '../api/mqtt/service-client.js'
+import { createTechnicianVerifier } from '../api/auth/technician-verifier.js'
 import { createAuthenticator, SERVICE_USERNAME } from '../broker/authenticator.js'
+import { attachMqttWebSocket } from '../broker/websocket-transport.js'
 import { PrintmqBroker } from '../broker/broker.js'
 import { SERVICE_CLIENT_ID_PREFIX } from '../broker/client-id.js'
 import type { Logger } from '../shared/logger.js'
-import type { ServerConfig } from './config.js'
+import { ConfigError, type ServerConfig } from './config.js'
+import { jwtVerification } from './jwt-verification.js'
 
 /** Where the server ended up listening. */
 export interface ServerAddresses {
@@ -62,6 +67,9 @@ export class PrintmqServer {
     return this.#jwtSecret
   }
 
+  /** The HTTP API, after start. */
+  get http (): FastifyInstance | null { return this.#app }
+
   /** The embedded broker, when there is one (after start). */
   get broker (): PrintmqBroker | null { return this.#broker }
 
@@ -82,7 +90,7 @@ export class PrintmqServer {
       (config.databaseUrl !== null ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir })
     const database = await openDatabase(location)
     this.#database = database
-    await migrateToLatest(database.db, log.child({ component: 'db' }))
+    if (config.migrateAtStart) await runMigrations(database, config.migrationDatabaseUrl, log.child({ component: 'db' }))
     log.info({ database: database.kind }, 'database ready')
 
     this.#jwtSecret = config.jwtSecret ?? await loadOrCreateSecret(config.dataDir)
@@ -92,7 +100,12 @@ export class PrintmqServer {
     let mqttPort: number | null = null
     if (config.embeddedBroker) {
       servicePassword = randomBytes(32).toString('base64url')
-      const authenticate = createAuthenticator({ servicePassword, verifyLicense: createLicenseVerifier(database.db) })
+      const authenticate = createAuthenticator({
+        servicePassword,
+        verifyLicense: createLicenseVerifier(database.db),
+        // The same algorithm, key and claim rules as the HTTP API.
+        verifyTechnicianToken: createTechnicianVerifier(await jwtVerification(config, this.#jwtSecret))
+      })
       const broker = await this.#startBroker(authenticate)
       mqttPort = this.#mqttPort
       connection = { kind: 'in-process', open: () => broker.connectInProcess() }
@@ -111,6 +124,7 @@ export class PrintmqServer {
     this.#mqtt = mqtt
     const changes = new JobChanges()
     const presence = new AgentPresence()
+    const printerStatus = new PrinterStatusStore()
     const dispatcher = new Dispatcher({
       db: database.db,
       mqtt,
@@ -124,6 +138,7 @@ export class PrintmqServer {
     mqtt.onMessage(createInboundRouter({
       jobs,
       presence,
+      printerStatus,
       logger: log,
       onAgentOnline: async (ref, onlineAt) => {
         await publishAgentConfig(database.db, mqtt, ref)
@@ -136,16 +151,24 @@ export class PrintmqServer {
 
     const app = await buildApp({
       logger: log,
-      jwt: {
-        secret: this.#jwtSecret,
-        ...(config.jwtIssuer !== null ? { issuer: config.jwtIssuer } : {}),
-        ...(config.jwtAudience !== null ? { audience: config.jwtAudience } : {})
+      jwt: await jwtVerification(config, this.#jwtSecret),
+      http: {
+        corsOrigins: config.corsOrigins,
+        rateLimits: config.rateLimits,
+        redisUrl: config.redisUrl,
+        eventsHeartbeatMs: config.eventsHeartbeatSeconds * 1000
       },
       deps: {
         db: database.db,
         jobs,
+        changes,
+        presence,
+        printerStatus,
+        brokerStats: () => this.#broker?.stats() ?? null,
         publicMqttUrl: (requestHost) => this.#publicMqttUrl(requestHost),
+        disconnectAgent: async (ref) => await (this.#broker?.disconnectAgent(ref) ?? Promise.resolve(false)),
         publishAgentConfig: async (ref, correlationId) => { await publishAgentConfig(database.db, mqtt, ref, correlationId) },
+        idempotencyTtlSeconds: config.idempotencyTtlSeconds,
         readiness: async () => ({
           database: await sql`select 1`.execute(database.db).then(() => true, () => false),
           broker: mqtt.connected
@@ -153,6 +176,10 @@ export class PrintmqServer {
       }
     })
     this.#app = app
+    const broker = this.#broker
+    if (broker !== null) {
+      this.#detachWebSocket = attachMqttWebSocket(app.server, { handle: (stream, request) => { broker.handleConnection(stream, request) }, maxPayloadBytes: config.broker.maxPacketBytes, logger: log })
+    }
     await app.listen({ host: config.httpHost, port: config.httpPort, listenTextResolver: (address) => `http listening on ${address}` })
     const httpPort = (app.server.address() as AddressInfo).port
     log.info({ httpPort, mqttPort }, 'printmq server ready')
@@ -160,6 +187,7 @@ export class PrintmqServer {
   }
 
   #mqttPort: number | null = null
+  #detachWebSocket: (() => Promise<void>) | null = null
 
   /**
    * Start the embedded broker. On embedded defaults a busy default port (another MQTT
@@ -168,7 +196,21 @@ export class PrintmqServer {
    */
   async #startBroker (authenticate: ReturnType<typeof createAuthenticator>): Promise<PrintmqBroker> {
     const config = this.#config
-    const make = (port: number): PrintmqBroker => new PrintmqBroker({ host: config.mqttHost, port, logger: this.#log, authenticate })
+    const limits = config.broker
+    const readPem = async (variable: string, path: string): Promise<Buffer> => await readFile(path).catch((err: Error) => { throw new ConfigError(variable, `cannot read ${path}: ${err.message}`) })
+    const tls = limits.tls === null ? null : { cert: await readPem('PRINTMQ_MQTT_TLS_CERT', limits.tls.certFile), key: await readPem('PRINTMQ_MQTT_TLS_KEY', limits.tls.keyFile), port: limits.tls.port }
+    const make = (port: number): PrintmqBroker => new PrintmqBroker({
+      host: config.mqttHost,
+      port,
+      logger: this.#log,
+      authenticate,
+      maxPacketBytes: limits.maxPacketBytes,
+      connectTimeoutMs: limits.connectTimeoutMs,
+      keepaliveLimitSeconds: limits.keepaliveMaxSeconds,
+      listenBacklog: limits.listenBacklog,
+      loginThrottle: { maxFailures: limits.loginMaxFailures, windowMs: limits.loginWindowSeconds * 1000 },
+      tls
+    })
     let broker = make(config.mqttPort)
     try {
       this.#mqttPort = (await broker.start()).port
@@ -195,10 +237,12 @@ export class PrintmqServer {
   /** Stop in reverse order. Idempotent. */
   async stop (): Promise<void> {
     const app = this.#app; this.#app = null
+    const detachWebSocket = this.#detachWebSocket; this.#detachWebSocket = null
     const dispatcher = this.#dispatcher; this.#dispatcher = null
     const mqtt = this.#mqtt; this.#mqtt = null
     const broker = this.#broker; this.#broker = null
     const database = this.#database; this.#database = null
+    await detachWebSocket?.()
     await app?.close()
     await dispatcher?.stop()
     await mqtt?.stop()

@@ -20,7 +20,8 @@ export async function publishAgentConfig (db: Kysely<Database>, mqtt: ServiceCli
     id: row.id,
     model: row.model as PrinterConfig['model'],
     connection: row.connection as PrinterConfig['connection'],
-    width: row.width
+    width: row.width,
+    ...(row.code_page !== null ? { codePage: row.code_page as PrinterConfig['codePage'] } : {})
   }))
   await mqtt.publish(agentTopic(ref, 'config'), encodeMessage('agent-config', correlationId, { printers }), { retain: true })
 }

@@ -1,6 +1,7 @@
 /**
  * Routes what the server receives over MQTT: job results to the job service, health to
- * agent presence (a newly online agent gets its config and pending jobs again).
+ * agent presence (a newly online agent gets its config and pending jobs again), printer
+ * status to the printer status store.
  * Every payload is validated; a bad one is logged and dropped.
  */
 import type { Logger } from '../../shared/logger.js'
@@ -8,6 +9,7 @@ import { decodeMessage, InvalidMessageError } from '../../shared/messages.js'
 import { parseTopic } from '../../shared/topics.js'
 import type { AgentRef } from '../../shared/ids.js'
 import type { AgentPresence } from '../agents/agent-presence.js'
+import type { PrinterStatusStore } from '../agents/printer-status-store.js'
 import type { JobService } from '../jobs/job-service.js'
 
 /**
@@ -21,6 +23,7 @@ const CLOCK_TOLERANCE_MS = 2000
 export interface InboundRouterOptions {
   readonly jobs: JobService
   readonly presence: AgentPresence
+  readonly printerStatus: PrinterStatusStore
   /** Called when an agent starts a new online session. */
   readonly onAgentOnline: (ref: AgentRef, onlineAt: Date) => Promise<void>
   readonly logger: Logger
@@ -49,6 +52,12 @@ export function createInboundRouter (options: InboundRouterOptions): (topic: str
         } else if (change === 'went-offline') {
           log.info({ agent: parsed.ref.agent, branch: parsed.ref.branch, tenant: parsed.ref.tenant }, 'agent offline')
         }
+      } else if (parsed.kind === 'printer-status') {
+        // An empty retained payload clears the topic; there is no status to keep.
+        if (payload.length === 0) return
+        const status = decodeMessage('printer-status', payload)
+        if (status.printerId !== parsed.ref.printer) throw new InvalidMessageError('printer-status: printerId does not match the topic')
+        options.printerStatus.update(parsed.ref, status)
       }
     }
     handle().catch((err: unknown) => {
