@@ -8,7 +8,6 @@
  *   npm run bench -- broker-routing [--subscribers N] [--seconds S] [--rounds R]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
@@ -18,6 +17,7 @@ import { agentTopic } from '../shared/topics.js'
 import { forkLoad, spawnWithJsonLine, stopLoad, terminate, type LoadProcess } from './lib/children.js'
 import { cpuSeconds, rssBytes } from './lib/process-stats.js'
 import { report } from './lib/report.js'
+import { freePort } from './lib/resources.js'
 import { percentile, round } from './lib/stats.js'
 
 interface Options { subscribers: number, seconds: number, rounds: number, subscriberProcesses: number, publisherProcesses: number, window: number }
@@ -29,15 +29,6 @@ interface Target {
   readonly logins: Array<{ username: string, password: string, clientId: string, topic: string }>
   readonly publisher: { username: string, password: string, clientId: string }
   stop (): Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  return port
 }
 
 async function startPrintmq (dir: string, subscribers: number): Promise<Target> {

@@ -6,27 +6,16 @@
  *
  *   npm run bench -- connections [--agents N] [--processes P] [--database postgres://...]
  */
-import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { agentMqttIdentity } from '../shared/license.js'
 import { agentTopic } from '../shared/topics.js'
 import { forkLoad, spawnWithJsonLine, stopLoad, terminate, type LoadProcess } from './lib/children.js'
 import { rssBytes } from './lib/process-stats.js'
 import { report } from './lib/report.js'
+import { createDatabase, freePort } from './lib/resources.js'
 import { round } from './lib/stats.js'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  return port
-}
 
 async function onlineCount (loads: readonly LoadProcess[]): Promise<number> {
   const reports = await Promise.all(loads.map((p) => p.request({ type: 'report' }, 'report')))
@@ -97,18 +86,4 @@ export async function run (args: Record<string, string>): Promise<void> {
     await rm(dir, { recursive: true, force: true })
     await database?.drop()
   }
-}
-
-/** A fresh database on the PostgreSQL server of `adminUrl`, dropped by `drop()`. */
-async function createDatabase (adminUrl: string): Promise<{ url: string, drop: () => Promise<void> }> {
-  const name = `printmq_bench_${Date.now()}`
-  const admin = async (text: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: adminUrl })
-    await client.connect()
-    try { await client.query(text) } finally { await client.end() }
-  }
-  await admin(`create database ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  return { url: url.toString(), drop: async () => { await admin(`drop database if exists ${name} with (force)`) } }
 }

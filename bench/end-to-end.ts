@@ -9,29 +9,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { mintToken } from '../api/auth/tokens.js'
 import { forkProcess, stopLoad, terminate, type LoadProcess } from './lib/children.js'
 import { cpuSeconds, rssBytes } from './lib/process-stats.js'
 import { report } from './lib/report.js'
+import { createDatabase, freePort } from './lib/resources.js'
 import { percentile, round } from './lib/stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  return port
-}
 
 interface Server { readonly child: ChildProcess, readonly api: string, readonly mqtt: string, readonly token: string }
 
@@ -177,19 +166,11 @@ export async function run (args: Record<string, string>): Promise<void> {
   const rows = await scenario('pglite', null, args)
   const postgres = args.postgres ?? process.env.PRINTMQ_BENCH_POSTGRES_URL
   if (postgres !== undefined) {
-    const name = `printmq_bench_${Date.now()}`
-    const admin = async (text: string): Promise<void> => {
-      const client = new pg.Client({ connectionString: postgres })
-      await client.connect()
-      try { await client.query(text) } finally { await client.end() }
-    }
-    await admin(`create database ${name}`)
+    const database = await createDatabase(postgres)
     try {
-      const url = new URL(postgres)
-      url.pathname = `/${name}`
-      rows.push(...await scenario('postgres', url.toString(), args))
+      rows.push(...await scenario('postgres', database.url, args))
     } finally {
-      await admin(`drop database if exists ${name} with (force)`)
+      await database.drop()
     }
   }
   report('end-to-end', { rows }, rows)
