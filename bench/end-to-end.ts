@@ -5,7 +5,7 @@
  * as fast as C concurrent clients can (closed loop). Reports jobs/s reaching `printed`
  * and submit-to-printed latency p50/p95/p99 from the jobs' own history (server clock).
  *
- *   npm run bench -- end-to-end [--agents N] [--rates 50,200] [--seconds S] [--concurrency C] [--postgres URL]
+ *   npm run bench -- end-to-end [--agents N] [--rates 50,200] [--seconds S] [--concurrency C] [--postgres URL] [--skip-pglite 1]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -32,6 +32,8 @@ async function startServer (dir: string, databaseUrl: string | null): Promise<Se
       ...process.env,
       PRINTMQ_HTTP_HOST: '127.0.0.1', PRINTMQ_HTTP_PORT: String(httpPort), PRINTMQ_MQTT_HOST: '127.0.0.1', PRINTMQ_MQTT_PORT: String(mqttPort),
       PRINTMQ_DATA_DIR: dir, PRINTMQ_JWT_SECRET: secret, PRINTMQ_LOG_LEVEL: 'warn',
+      // The benchmark measures throughput, not the rate limiter: all scopes off.
+      PRINTMQ_RATE_LIMIT_PRINTER: '0', PRINTMQ_RATE_LIMIT_BRANCH: '0', PRINTMQ_RATE_LIMIT_TENANT: '0',
       ...(databaseUrl !== null ? { DATABASE_URL: databaseUrl } : {})
     },
     stdio: ['ignore', 'ignore', 'inherit']
@@ -163,7 +165,7 @@ async function scenario (database: 'pglite' | 'postgres', databaseUrl: string | 
 
 /** Run the scenario and print its results. */
 export async function run (args: Record<string, string>): Promise<void> {
-  const rows = await scenario('pglite', null, args)
+  const rows = args['skip-pglite'] !== undefined ? [] : await scenario('pglite', null, args)
   const postgres = args.postgres ?? process.env.PRINTMQ_BENCH_POSTGRES_URL
   if (postgres !== undefined) {
     const database = await createDatabase(postgres)

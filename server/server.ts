@@ -153,6 +153,7 @@ export class PrintmqServer {
       logger: log,
       jwt: await jwtVerification(config, this.#jwtSecret),
       http: {
+        databasePool: () => database.poolStats(),
         corsOrigins: config.corsOrigins,
         rateLimits: config.rateLimits,
         redisUrl: config.redisUrl,

@@ -20,6 +20,8 @@ export type DatabaseLocation =
 export interface OpenDatabase {
   readonly db: Kysely<Database>
   readonly kind: 'postgres' | 'pglite'
+  /** Connection pool counts (PostgreSQL); `null` for PGlite, which has one connection. */
+  poolStats (): { total: number, idle: number, waiting: number } | null
   close (): Promise<void>
 }
 
@@ -41,7 +43,12 @@ export async function openDatabase (location: DatabaseLocation): Promise<OpenDat
     // server emits 'error' itself; its next query then fails and the request gets 503.
     pool.on('connect', (client) => { client.on('error', () => {}) })
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-    return { db, kind: 'postgres', close: () => db.destroy() }
+    return {
+      db,
+      kind: 'postgres',
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      close: () => db.destroy()
+    }
   }
   const { PGlite } = await import('@electric-sql/pglite')
   let pglite
@@ -52,7 +59,7 @@ export async function openDatabase (location: DatabaseLocation): Promise<OpenDat
     pglite = await PGlite.create(join(location.dataDir, 'pglite'))
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
-  return { db, kind: 'pglite', close: () => db.destroy() }
+  return { db, kind: 'pglite', poolStats: () => null, close: () => db.destroy() }
 }
 
 /** Run every pending migration; throws when one fails. */

@@ -16,7 +16,7 @@ for (const database of testDatabases()) {
   await t.test(`on ${database.name}`, async (t) => {
     const { logger, lines } = capturingLogger('debug')
     const server = await startTestServer(t, { logger, database: await database.create(t) })
-    await suite(t, server, lines)
+    await suite(t, server, lines, database.name)
   })
 }
 
@@ -50,7 +50,14 @@ async function waitForState (s: TestServer, tenant: string, jobId: string): Prom
   return response.body
 }
 
-async function suite (t: Test, server: TestServer, lines: Array<Record<string, unknown>>): Promise<void> {
+async function suite (t: Test, server: TestServer, lines: Array<Record<string, unknown>>, databaseName: 'pglite' | 'postgres'): Promise<void> {
+  t.test('metrics report the database pool on PostgreSQL only', async (t) => {
+    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text()
+    const total = /printmq_db_pool_connections\{state="total"\} (\d+)/.exec(metrics)
+    if (databaseName === 'postgres') t.ok(total !== null && Number(total[1]) >= 1, 'pool connections are reported')
+    else t.equal(total, null, 'PGlite has no pool')
+  })
+
   t.test('a job submitted over HTTP is printed with a cut and ends printed with one correlation id', async (t) => {
     const printer = await startPrinter(t)
     const { licenseKey } = await provision(server, 'acme', { branch: 'b1', agent: 'a1', printer: 'p1', printerPort: printer.port })
