@@ -11,6 +11,7 @@ import type { AgentRef } from '../../shared/ids.js'
 import type { AgentPresence } from '../agents/agent-presence.js'
 import type { PrinterStatusStore } from '../agents/printer-status-store.js'
 import type { JobService } from '../jobs/job-service.js'
+import { isDatabaseUnavailable } from '../db/unavailable.js'
 
 /**
  * An agent's health says when it was sent (after it subscribed). When its clock agrees
@@ -18,6 +19,9 @@ import type { JobService } from '../jobs/job-service.js'
  * otherwise the time we received the message does.
  */
 const CLOCK_TOLERANCE_MS = 2000
+
+/** Retry delays for a job result the database could not take (down, timeout); ms. */
+const RESULT_RETRY_MS = { first: 500, max: 10_000, giveUpAfter: 15 * 60_000 } as const
 
 /** What the router hands work to. */
 export interface InboundRouterOptions {
@@ -32,14 +36,39 @@ export interface InboundRouterOptions {
 /** Build the handler for the service client's messages. */
 export function createInboundRouter (options: InboundRouterOptions): (topic: string, payload: Buffer, retained: boolean) => void {
   const log = options.logger.child({ component: 'api.inbound' })
+  // Messages of one agent are handled one after another, in the order MQTT delivered
+  // them, so `accepted` is never applied after `printed` of the same job.
+  const chains = new Map<string, Promise<void>>()
+  const inOrder = (key: string, work: () => Promise<void>): void => {
+    const next = (chains.get(key) ?? Promise.resolve()).then(work)
+    chains.set(key, next)
+    void next.finally(() => { if (chains.get(key) === next) chains.delete(key) })
+  }
+  /**
+   * A result is acknowledged to the agent as soon as the broker has it, so it must not be
+   * dropped when the database is briefly unreachable: retry with backoff.
+   */
+  const applyResult = async (ref: AgentRef, payload: Buffer): Promise<void> => {
+    const result = decodeMessage('job-result', payload)
+    const started = Date.now()
+    for (let delay: number = RESULT_RETRY_MS.first; ; delay = Math.min(delay * 2, RESULT_RETRY_MS.max)) {
+      try {
+        await options.jobs.applyResult(ref, result)
+        return
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || Date.now() - started > RESULT_RETRY_MS.giveUpAfter) throw err
+        log.warn({ err, jobId: result.jobId, correlationId: result.correlationId, retryInMs: delay }, 'job result not stored yet; retrying')
+        await new Promise((resolve) => setTimeout(resolve, delay))
+      }
+    }
+  }
   return (topic, payload) => {
     const parsed = parseTopic(topic)
     if (parsed === null) return
     const receivedAt = Date.now()
     const handle = async (): Promise<void> => {
       if (parsed.kind === 'agent' && parsed.channel === 'results') {
-        const result = decodeMessage('job-result', payload)
-        await options.jobs.applyResult(parsed.ref, result)
+        await applyResult(parsed.ref, payload)
       } else if (parsed.kind === 'agent' && parsed.channel === 'health') {
         if (payload.length === 0) return
         const health = decodeMessage('agent-health', payload)
@@ -60,9 +89,12 @@ export function createInboundRouter (options: InboundRouterOptions): (topic: str
         options.printerStatus.update(parsed.ref, status)
       }
     }
-    handle().catch((err: unknown) => {
-      if (err instanceof InvalidMessageError) log.warn({ topic, reason: err.message }, 'invalid message dropped')
-      else log.error({ err, topic }, 'inbound message failed')
+    const key = parsed.kind === 'agent' ? `${parsed.ref.tenant}/${parsed.ref.branch}/${parsed.ref.agent}` : topic
+    inOrder(key, async () => {
+      await handle().catch((err: unknown) => {
+        if (err instanceof InvalidMessageError) log.warn({ topic, reason: err.message }, 'invalid message dropped')
+        else log.error({ err, topic }, 'inbound message failed')
+      })
     })
   }
 }
