@@ -13,7 +13,8 @@ export interface Cell {
   readonly width?: number
 }
 
-const GAP = 1
+/** Characters between two cells. */
+export const GAP = 1
 
 /** The lines (at most `lineWidth` characters each) that print `cells` side by side. */
 export function layoutColumns (cells: readonly Cell[], lineWidth: number): string[] {
@@ -22,13 +23,14 @@ export function layoutColumns (cells: readonly Cell[], lineWidth: number): strin
   const rows = Math.max(...wrapped.map((lines) => lines.length))
   const lines: string[] = []
   for (let row = 0; row < rows; row++) {
-    const parts = cells.map((cell, i) => pad(wrapped[i]?.[row] ?? '', widths[i] as number, cell.align ?? (i === cells.length - 1 && cells.length > 1 ? 'right' : 'left')))
+    const parts = cells.map((cell, i) => pad(wrapped[i]?.[row] ?? '', widths[i] as number, cell.align ?? defaultCellAlign(i, cells.length)))
     lines.push(parts.join(' '.repeat(GAP)))
   }
   return lines
 }
 
-function cellWidths (cells: readonly Cell[], lineWidth: number): number[] {
+/** Characters each cell gets in a line of `lineWidth`; throws {@link RenderError} when they do not fit. */
+export function cellWidths (cells: readonly Cell[], lineWidth: number): number[] {
   const available = lineWidth - GAP * (cells.length - 1)
   const fixed = cells.reduce((sum, cell) => sum + (cell.width ?? 0), 0)
   const flexible = cells.filter((cell) => cell.width === undefined).length
@@ -64,6 +66,11 @@ export function wrapText (text: string, width: number): string[] {
     lines.push(line)
   }
   return lines
+}
+
+/** The last of several cells is right-aligned (prices), the others left-aligned. */
+export function defaultCellAlign (index: number, count: number): Align {
+  return index === count - 1 && count > 1 ? 'right' : 'left'
 }
 
 function pad (text: string, width: number, align: Align): string {

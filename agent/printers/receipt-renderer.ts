@@ -10,11 +10,15 @@
  * - Star text size (`ESC i n1 n2`) and buzzer (`ESC GS BEL m t1 t2`): not implemented
  *   for Star by node-thermal-printer.
  * - Text in a size wider than 1 is wrapped here, to the characters that fit.
+ * - A text or columns block with text the printer cannot print from its code page
+ *   (Arabic, Hebrew, other scripts that need shaping, anything outside the page) is
+ *   drawn as one raster image the width of the paper (complex-script.ts).
  */
 import type { ThermalPrinter } from 'node-thermal-printer'
-import type { Align, BarcodeSymbology, PrinterModel, ReceiptBlock, ReceiptContent } from '../../shared/messages.js'
+import type { Align, BarcodeSymbology, CodePageName, PrinterModel, ReceiptBlock, ReceiptContent } from '../../shared/messages.js'
 import { RenderError } from '../errors.js'
 import { layoutColumns, wrapText } from './columns.js'
+import { columnsRaster, needsImage, paperDots, printRaster, textRaster } from './complex-script.js'
 
 /** Dots per character of font A: a 48-character printer is 576 dots wide (80 mm paper). */
 export const DOTS_PER_CHARACTER = 12
@@ -35,6 +39,8 @@ const BARCODE_TYPES: Readonly<Record<BarcodeSymbology, { epson: number, star: nu
 export interface ReceiptTarget {
   readonly model: PrinterModel
   readonly width: number
+  /** The printer's code page (default cp1252): text outside it is printed as an image. */
+  readonly codePage?: CodePageName
   /** Re-selects the document's code page (after a cut, `ESC @` resets it). */
   readonly selectCodePage: () => void
 }
@@ -48,6 +54,10 @@ export async function renderReceipt (printer: ThermalPrinter, receipt: ReceiptCo
 async function renderBlock (printer: ThermalPrinter, block: ReceiptBlock, target: ReceiptTarget): Promise<void> {
   switch (block.type) {
     case 'text': {
+      if (needsImage(block.text, target.codePage)) {
+        await printRaster(printer, await textRaster(block.text, block, paperDots(target.width, DOTS_PER_CHARACTER)))
+        return
+      }
       const width = block.width ?? 1
       const height = block.height ?? 1
       align(printer, block.align)
@@ -62,6 +72,10 @@ async function renderBlock (printer: ThermalPrinter, block: ReceiptBlock, target
       return
     }
     case 'columns':
+      if (block.columns.some((cell) => needsImage(cell.text, target.codePage))) {
+        await printRaster(printer, await columnsRaster(block.columns, target.width, block.bold === true, paperDots(target.width, DOTS_PER_CHARACTER)))
+        return
+      }
       if (block.bold === true) printer.bold(true)
       for (const line of layoutColumns(block.columns, target.width)) printer.println(line)
       if (block.bold === true) printer.bold(false)
