@@ -11,9 +11,12 @@ import { agentMqttIdentity, parseLicenseKey } from '../shared/license.js'
 import type { Logger } from '../shared/logger.js'
 import { RESULT_CODES } from '../shared/job-states.js'
 import { agentTopic, printerStatusTopic } from '../shared/topics.js'
+import { CancelSignals } from './cancel-signals.js'
 import { AgentBadLicenseError, AgentStoppedError } from './errors.js'
+import { PrinterDiscovery, type PrinterDiscoveryOptions } from './discovery/printer-discovery.js'
 import { createAgentConfigHandler } from './handlers/agent-config.js'
-import { createPrintJobHandler } from './handlers/print-job.js'
+import { createDiscoveryRequestHandler } from './handlers/discovery-request.js'
+import { createJobsChannelHandler } from './handlers/jobs-channel.js'
 import { DEFAULT_HEALTH_INTERVAL_MS, HealthReporter, offlineHealth } from './health-reporter.js'
 import { createInboundRouter } from './inbound.js'
 import { DEFAULT_CONFIG_WAIT_MS, DEFAULT_RETRY, runJob } from './job-runner.js'
@@ -37,6 +40,8 @@ const GOODBYE_TIMEOUT_MS = 1000
 export interface AgentOptions {
   /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). */
   readonly url: string
+  /** Several broker URLs (a cluster's instances); replaces `url` (see MqttConnectionOptions). */
+  readonly urls?: readonly string[]
   /** License key: names the agent and is its MQTT password. */
   readonly licenseKey: string
   /** Directory of the journal. */
@@ -60,6 +65,8 @@ export interface AgentOptions {
   readonly transports?: TransportFactory
   /** Clock, ms since the epoch. */
   readonly now?: () => number
+  /** Printer discovery: how serial ports are listed, how TCP probes connect (tests replace them). */
+  readonly discovery?: Pick<PrinterDiscoveryOptions, 'serial' | 'connect' | 'concurrency'>
 }
 
 interface AgentEvents {
@@ -83,6 +90,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly #poller: StatusPoller
   readonly #stopping = new AbortController()
   readonly #health: HealthReporter
+  readonly #discovery: PrinterDiscovery
   readonly #onJob: (payload: Buffer) => Promise<void>
   #online = false
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
@@ -95,15 +103,23 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#log = options.logger.child({ component: 'agent', tenant: ref.tenant, branch: ref.branch, agent: ref.agent })
     const now = options.now ?? Date.now
     this.#journal = new Journal({ dir: options.stateDir, logger: this.#log, now })
+    this.#discovery = new PrinterDiscovery({
+      ...options.discovery,
+      publish: async (payload) => { await this.#connection.publish(agentTopic(ref, 'discovered'), payload) },
+      logger: this.#log,
+      now
+    })
     this.#connection = new MqttConnection({
       url: options.url,
+      ...(options.urls !== undefined ? { urls: options.urls } : {}),
       identity: agentMqttIdentity(ref),
       password: options.licenseKey,
       logger: this.#log,
       will: (sessionId) => ({ topic: agentTopic(ref, 'health'), payload: offlineHealth(sessionId) }),
       onMessage: createInboundRouter(ref, {
         jobs: async (payload) => { await this.#onJob(payload) },
-        config: createAgentConfigHandler({ directory: this.#directory, logger: this.#log })
+        config: createAgentConfigHandler({ directory: this.#directory, logger: this.#log }),
+        discovery: createDiscoveryRequestHandler({ discovery: this.#discovery, logger: this.#log })
       }, this.#log),
       ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
       ...(options.backoff !== undefined ? { backoff: options.backoff } : {})
@@ -122,6 +138,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const transports = options.transports ?? createTransportFactory()
     const statusTimeoutMs = options.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS
     const signal = this.#stopping.signal
+    const cancels = new CancelSignals()
     const deps = {
       journal: this.#journal,
       directory: this.#directory,
@@ -133,11 +150,13 @@ export class Agent extends EventEmitter<AgentEvents> {
       configWaitMs: options.configWaitMs ?? DEFAULT_CONFIG_WAIT_MS,
       statusTimeoutMs,
       retry: options.retry ?? DEFAULT_RETRY,
-      sleep: async (ms: number): Promise<void> => {
+      cancels,
+      // A canceled job's wait ends early (`wake`); stopping the agent ends it with an error.
+      sleep: async (ms: number, wake?: AbortSignal): Promise<void> => {
         try {
-          await sleep(ms, undefined, { signal })
+          await sleep(ms, undefined, { signal: wake !== undefined ? AbortSignal.any([signal, wake]) : signal })
         } catch {
-          throw new AgentStoppedError()
+          if (signal.aborted) throw new AgentStoppedError()
         }
       },
       now
@@ -152,7 +171,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       logger: this.#log
     })
     this.#queues = new PrinterQueues(async (jobId) => { await runJob(jobId, deps) })
-    this.#onJob = createPrintJobHandler({ journal: this.#journal, results: this.#results, queues: this.#queues, logger: this.#log, now })
+    this.#onJob = createJobsChannelHandler({ journal: this.#journal, results: this.#results, queues: this.#queues, cancels, logger: this.#log, now })
     this.#health = new HealthReporter({
       publishRetained: async (payload) => { await publishRetained(agentTopic(ref, 'health'), payload) },
       sessionId: () => this.#connection.sessionId,
@@ -203,6 +222,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#directory.stop()
     this.#stopping.abort()
     await this.#poller.stop()
+    await this.#discovery.stop()
     await this.#queues.stop()
     if (this.#connection.connected) await this.#sayGoodbye()
     await this.#connection.stop()
@@ -248,7 +268,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   async #onConnect (sessionId: string): Promise<void> {
     try {
-      const refused = await this.#connection.subscribe([agentTopic(this.ref, 'jobs'), agentTopic(this.ref, 'config')])
+      const refused = await this.#connection.subscribe([agentTopic(this.ref, 'jobs'), agentTopic(this.ref, 'config'), agentTopic(this.ref, 'discovery')])
       if (refused.length > 0) this.#log.error({ topics: refused }, 'subscription refused')
       this.#directory.markConnected()
       this.#health.start()

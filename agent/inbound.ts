@@ -1,7 +1,7 @@
 /**
  * Routes an incoming publish to the handler of its channel. The agent subscribes only
- * to its own `jobs` and `config`; anything else (a misconfigured broker) is logged and
- * acknowledged, since no redelivery would make it ours.
+ * to its own `jobs`, `config` and `discovery`; anything else (a misconfigured broker) is
+ * logged and acknowledged, since no redelivery would make it ours.
  */
 import type { IPublishPacket } from 'mqtt'
 import type { AgentRef } from '../shared/ids.js'

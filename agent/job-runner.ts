@@ -5,6 +5,11 @@
  *   -> check expiry again -> journal `printing` -> write each copy -> status check]
  *   -> journal the outcome -> publish the result
  *
+ * A `job-cancel` from the server (handlers/job-cancel.ts) settles the job in the journal
+ * as `canceled`; the runner looks before each step up to journaling `printing` (that
+ * check and write are one journal step) and stops without printing. Once `printing`
+ * is journaled, a cancel is too late and the real outcome is reported.
+ *
  * While the printer is out of paper, has its cover open, is offline or does not answer,
  * the bracketed attempt is repeated with backoff until the printer can print or the
  * job expires (a kitchen ticket printed when the paper is back is worth more than a
@@ -20,12 +25,12 @@ import { RESULT_CODES } from '../shared/job-states.js'
 import type { Logger } from '../shared/logger.js'
 import type { PrintJobMessage, PrinterConfig } from '../shared/messages.js'
 import { backoffDelay, type BackoffOptions } from './backoff.js'
+import type { CancelSignals } from './cancel-signals.js'
 import { AgentStoppedError } from './errors.js'
 import type { Journal } from './journal.js'
 import type { Outcome } from './journal-records.js'
 import type { PrinterDirectory } from './printer-directory.js'
 import type { PrinterLanes } from './printer-lanes.js'
-import { renderDocument } from './printers/render.js'
 import { canPrint, checkPrinterStatus, failureCodeFor, type PrinterStatus } from './printers/status-check.js'
 import type { PrinterTransport, TransportFactory } from './printers/transport.js'
 import type { ResultPublisher } from './result-publisher.js'
@@ -48,8 +53,10 @@ export interface JobRunnerDeps {
   readonly configWaitMs: number
   readonly statusTimeoutMs: number
   readonly retry: BackoffOptions
-  /** Waits `ms`; rejects with {@link AgentStoppedError} when the agent stops. */
-  readonly sleep: (ms: number) => Promise<void>
+  /** Wakes a job waiting for its printer when it is canceled. */
+  readonly cancels: CancelSignals
+  /** Waits `ms`, less when `wake` fires; rejects with {@link AgentStoppedError} when the agent stops. */
+  readonly sleep: (ms: number, wake?: AbortSignal) => Promise<void>
   readonly now: () => number
 }
 
@@ -59,28 +66,48 @@ export async function runJob (jobId: string, deps: JobRunnerDeps): Promise<void>
   const job = entry?.job
   if (entry === undefined || job === undefined || entry.phase !== 'accepted') return
   const log = deps.logger.child({ jobId, correlationId: job.correlationId })
+  const wake = deps.cancels.signal(jobId)
   try {
-    const outcome = await printJob(job, deps, log)
-    await deps.journal.settle(jobId, outcome)
+    const outcome = await printJob(job, deps, log, wake)
+    // Canceled before it printed: the cancel settled and reported it.
+    if (outcome === null || !await deps.journal.settle(jobId, outcome)) {
+      log.info('job canceled, not printed')
+      return
+    }
     log.info({ state: outcome.state, code: outcome.code, detail: outcome.detail }, outcome.state === 'printed' ? 'job printed' : 'job not printed')
     deps.results.publishOutcome(jobId)
   } catch (err) {
     // Stopping mid-wait leaves the job `accepted` (or `printing`), settled after the next start.
     if (err instanceof AgentStoppedError) return
     log.error({ err }, 'job processing failed')
+  } finally {
+    deps.cancels.release(jobId)
   }
 }
 
-/** One attempt's result: an outcome, or a printer status to wait out. */
-type Attempt = { readonly outcome: Outcome } | { readonly wait: PrinterStatus }
+/**
+ * One attempt's result: an outcome, a printer status to wait out, or `canceled` (the
+ * journal no longer has the job waiting to print: the server canceled it).
+ */
+type Attempt = { readonly outcome: Outcome } | { readonly wait: PrinterStatus } | { readonly canceled: true }
 
-async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: Logger): Promise<Outcome> {
+/** True while the journal still has the job waiting to print (not canceled). */
+function stillWaiting (job: PrintJobMessage, deps: JobRunnerDeps): boolean {
+  return deps.journal.get(job.jobId)?.phase === 'accepted'
+}
+
+/** The job's outcome, or null when it was canceled before it printed. */
+async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: Logger, wake: AbortSignal): Promise<Outcome | null> {
   const printer = await deps.directory.waitFor(job.printerId, deps.configWaitMs)
+  if (!stillWaiting(job, deps)) return null
   if (printer === undefined) {
     return { state: 'failed', code: RESULT_CODES.UNKNOWN_PRINTER, detail: `printer ${job.printerId} is not configured for this agent` }
   }
   const expired = expiry(job, deps.now)
   if (expired !== null) return expired
+  // The renderer (node-thermal-printer, iconv-lite, pngjs) is loaded by the first job,
+  // not at start: an idle agent does without it (docs/agent.md, "Footprint").
+  const { renderDocument } = await import('./printers/render.js')
   let document: Buffer
   try {
     document = await renderDocument(job.content, printer)
@@ -90,6 +117,7 @@ async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: Logger)
   let waitedFor: PrinterStatus | undefined
   for (let attempt = 0; ; attempt++) {
     const result = await deps.lanes.run(printer.id, async () => await attemptPrint(job, printer, document, deps, log))
+    if ('canceled' in result) return null
     if ('outcome' in result) {
       const { outcome } = result
       if (outcome.state !== 'expired' || waitedFor === undefined) return outcome
@@ -102,11 +130,13 @@ async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: Logger)
     }
     const delay = Math.min(backoffDelay(attempt, deps.retry), untilExpiry)
     log.info({ printerId: printer.id, state: result.wait.state, detail: result.wait.detail, retryInMs: delay }, 'job waiting for printer')
-    await deps.sleep(delay)
+    await deps.sleep(delay, wake)
+    if (!stillWaiting(job, deps)) return null
   }
 }
 
 async function attemptPrint (job: PrintJobMessage, printer: PrinterConfig, document: Buffer, deps: JobRunnerDeps, log: Logger): Promise<Attempt> {
+  if (!stillWaiting(job, deps)) return { canceled: true }
   const expired = expiry(job, deps.now)
   if (expired !== null) return { outcome: expired }
   let transport: PrinterTransport
@@ -129,7 +159,8 @@ async function deliver (job: PrintJobMessage, printer: PrinterConfig, transport:
   if (!canPrint(before.state)) return before.state === 'error' ? { outcome: failure(before) } : { wait: before }
   const expired = expiry(job, deps.now)
   if (expired !== null) return { outcome: expired }
-  await deps.journal.markPrinting(job.jobId)
+  // The last moment a cancel can stop it: from here on, bytes may reach the paper.
+  if (!await deps.journal.markPrinting(job.jobId)) return { canceled: true }
   log.debug({ printerId: printer.id, bytes: document.length, copies: job.copies }, 'job printing')
   try {
     for (let copy = 0; copy < job.copies; copy++) await transport.write(document)

@@ -6,7 +6,7 @@
 import type { PrintJobMessage } from '../shared/messages.js'
 
 /** Final states a job reaches on this agent. */
-export type OutcomeState = 'printed' | 'failed' | 'unconfirmed' | 'expired'
+export type OutcomeState = 'printed' | 'failed' | 'unconfirmed' | 'expired' | 'canceled'
 
 /** How a job ended, as reported to the server. */
 export interface Outcome {

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import type { Logger } from '../shared/logger.js'
 import type { PrintJobMessage } from '../shared/messages.js'
 import { JournalClosedError } from './errors.js'
-import { applyRecord, parseRecord, recordsFor, serializeRecords, type JournalEntry, type JournalRecord, type Outcome } from './journal-records.js'
+import { applyRecord, parseRecord, recordsFor, serializeRecords, type JobPhase, type JournalEntry, type JournalRecord, type Outcome } from './journal-records.js'
 
 /** Name of the journal file inside the state directory. */
 export const JOURNAL_FILE = 'journal.jsonl'
@@ -107,14 +107,43 @@ export class Journal {
     await this.append([this.#accepted(ids.jobId, ids.printerId, ids.correlationId), { t: 'outcome', at: this.#at(), jobId: ids.jobId, outcome }])
   }
 
-  /** Record that bytes are about to go to the printer. */
-  async markPrinting (jobId: string): Promise<void> {
-    await this.append([{ t: 'printing', at: this.#at(), jobId }])
+  /**
+   * Record that bytes are about to go to the printer, unless the job is no longer
+   * waiting to print (canceled meanwhile). Checked and written as one step, so a cancel
+   * and the start of printing never both win. Returns whether printing may start.
+   */
+  async markPrinting (jobId: string): Promise<boolean> {
+    return await this.#appendIf(() => this.#entries.get(jobId)?.phase === 'accepted' ? [{ t: 'printing', at: this.#at(), jobId }] : null)
   }
 
-  /** Record how a job ended. */
-  async settle (jobId: string, outcome: Outcome): Promise<void> {
-    await this.append([{ t: 'outcome', at: this.#at(), jobId, outcome }])
+  /**
+   * Cancel a job that has not started printing: settle it `canceled`, or, when this
+   * agent has not seen the job yet, record it as settled `canceled` so that its message,
+   * arriving later, is never printed. Checked and written as one step against
+   * {@link markPrinting}. Returns the job's phase before: `'unknown'` or `'accepted'`
+   * (now canceled), `'printing'` or `'settled'` (too late, nothing written).
+   */
+  async cancel (ids: { jobId: string, printerId: string, correlationId: string }, outcome: Outcome): Promise<'unknown' | JobPhase> {
+    let before: 'unknown' | JobPhase = 'unknown'
+    await this.#appendIf(() => {
+      const entry = this.#entries.get(ids.jobId)
+      before = entry?.phase ?? 'unknown'
+      if (entry === undefined) return [this.#accepted(ids.jobId, ids.printerId, ids.correlationId), { t: 'outcome', at: this.#at(), jobId: ids.jobId, outcome }]
+      if (entry.phase === 'accepted') return [{ t: 'outcome', at: this.#at(), jobId: ids.jobId, outcome }]
+      return null
+    })
+    return before
+  }
+
+  /**
+   * Record how a job ended, unless it is already settled (a cancel came first).
+   * Returns whether this outcome was recorded.
+   */
+  async settle (jobId: string, outcome: Outcome): Promise<boolean> {
+    return await this.#appendIf(() => {
+      const entry = this.#entries.get(jobId)
+      return entry !== undefined && entry.phase !== 'settled' ? [{ t: 'outcome', at: this.#at(), jobId, outcome }] : null
+    })
   }
 
   /** Record that the server acknowledged the outcome. */
@@ -124,16 +153,28 @@ export class Journal {
 
   /** Append records in one write, fsync, then apply them to the in-memory state. */
   async append (records: readonly JournalRecord[]): Promise<void> {
-    await this.#exclusive(async () => {
+    await this.#appendIf(() => records)
+  }
+
+  /**
+   * Append what `decide` returns (nothing when it returns null), deciding only once
+   * every earlier write is applied. Returns whether something was written.
+   */
+  async #appendIf (decide: () => readonly JournalRecord[] | null): Promise<boolean> {
+    const written = await this.#exclusive(async () => {
       const handle = this.#handle
       if (handle === null) throw new JournalClosedError()
+      const records = decide()
+      if (records === null) return false
       const data = serializeRecords(records)
       await handle.appendFile(data)
       await handle.sync()
       this.#size += data.length
       for (const record of records) applyRecord(this.#entries, record)
+      return true
     })
     if (this.#size > this.#compactAt) await this.compact()
+    return written
   }
 
   /**

@@ -25,6 +25,7 @@ import { agentLicenseRoutes } from './routes/agent-licenses.js'
 import { agentRoutes } from './routes/agents.js'
 import { branchHealthRoutes } from './routes/branch-health.js'
 import { branchRoutes } from './routes/branches.js'
+import { discoveryRoutes } from './routes/discovery.js'
 import { eventRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
 import { printJobRoutes } from './routes/print-jobs.js'
@@ -164,6 +165,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(branchHealthRoutes, options.deps)
   await app.register(agentRoutes, options.deps)
   await app.register(agentLicenseRoutes, options.deps)
+  await app.register(discoveryRoutes, options.deps)
   await app.register(printerRoutes, options.deps)
   await app.register(testPrintRoutes, options.deps)
   await app.register(printJobRoutes, options.deps)

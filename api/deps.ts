@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import type { AgentRef } from '../shared/ids.js'
 import type { AgentPresence } from './agents/agent-presence.js'
 import type { PrinterStatusStore } from './agents/printer-status-store.js'
+import type { DiscoveryService } from './discovery/discovery-service.js'
 import type { Database } from './db/schema.js'
 import type { JobChanges } from './jobs/job-changes.js'
 import type { JobService } from './jobs/job-service.js'
@@ -28,6 +29,8 @@ export interface ApiDeps {
   readonly presence: AgentPresence
   /** Printers' latest status. */
   readonly printerStatus: PrinterStatusStore
+  /** Printer discovery requests and their reports. */
+  readonly discovery: DiscoveryService
   /** The embedded broker's counters; null when the broker is external. */
   readonly brokerStats: () => BrokerStats | null
   /** Seconds an `Idempotency-Key` is remembered (default 24 h). */

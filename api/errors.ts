@@ -29,6 +29,8 @@ export const PayloadTooLargeError = defineError('PRINTMQ_API_PAYLOAD_TOO_LARGE',
 export const UnsupportedMediaTypeError = defineError('PRINTMQ_API_UNSUPPORTED_MEDIA_TYPE', 415, (type: string) => `content type ${JSON.stringify(type)} is not supported; send application/json`)
 export const ServiceUnavailableError = defineError('PRINTMQ_API_UNAVAILABLE', 503, (detail: string) => `service unavailable: ${detail}`)
 export const BrokerUnavailableError = defineError('PRINTMQ_API_BROKER_UNAVAILABLE', 503, () => 'the MQTT broker is not reachable')
+export const DiscoveryNotFoundError = defineError('PRINTMQ_API_DISCOVERY_NOT_FOUND', 404, (id: string) => `discovery ${id} not found`)
+export const AgentOfflineError = defineError('PRINTMQ_API_AGENT_OFFLINE', 409, (id: string) => `agent ${id} is offline; discovery needs a connected agent`)
 export const InternalError = defineError('PRINTMQ_API_INTERNAL', 500, () => 'internal error')
 
 /** All API error classes, for the registry test and the README table. */
@@ -38,5 +40,6 @@ export const API_ERRORS = [
   BranchExistsError, AgentExistsError, PrinterExistsError, BranchNotEmptyError, AgentHasPrintersError,
   PrinterBusyError, RateLimitedError, PayloadTooLargeError,
   UnsupportedMediaTypeError, ServiceUnavailableError, BrokerUnavailableError, InternalError,
-  JobNotCancelableError, IdempotencyKeyInvalidError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError
+  JobNotCancelableError, IdempotencyKeyInvalidError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError,
+  DiscoveryNotFoundError, AgentOfflineError
 ] as const

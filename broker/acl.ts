@@ -36,8 +36,9 @@ export function authorizeSubscribe (principal: Principal, filter: string, qos: n
     case 'agent':
       // Exact filters only: a wildcard could overlap the jobs subscription and let the
       // broker deliver jobs at the lower QoS of the other filter.
-      if (filter !== agentTopic(principal.ref, 'jobs') && filter !== agentTopic(principal.ref, 'config')) {
-        return deny('agents may subscribe only to their own jobs and config topics')
+      if (filter !== agentTopic(principal.ref, 'jobs') && filter !== agentTopic(principal.ref, 'config') &&
+        filter !== agentTopic(principal.ref, 'discovery')) {
+        return deny('agents may subscribe only to their own jobs, config and discovery topics')
       }
       return qos === AGENT_SUBSCRIPTION_QOS ? ALLOW : deny('agents subscribe at QoS 1')
     case 'technician': {
@@ -85,6 +86,9 @@ export function authorizePublish (principal: Principal, request: PublishRequest)
     case 'health':
       if (!request.retain) return deny('health must be retained')
       return checkPayload('agent-health', request.payload, () => true)
+    case 'discovered':
+      if (request.retain) return deny('discovery reports are not retained')
+      return checkPayload('discovery-report', request.payload, () => true)
     default:
       return deny(`agents may not publish to ${parsed.channel}`)
   }
@@ -99,7 +103,7 @@ export function authorizeWill (principal: Principal, will: PublishRequest | unde
   return authorizePublish(principal, will)
 }
 
-function checkPayload<K extends 'printer-status' | 'job-result' | 'agent-health'> (
+function checkPayload<K extends 'printer-status' | 'job-result' | 'agent-health' | 'discovery-report'> (
   kind: K, payload: Buffer, matches: (message: ReturnType<typeof decodeMessage<K>>) => boolean
 ): Decision {
   try {

@@ -28,9 +28,9 @@ export interface AclTechnician { readonly username: string, readonly tenant: str
 
 /**
  * The ACL file: deny by default (a user without a line may do nothing), the server's
- * account reads and writes the printmq tree, each agent reads its own jobs and config
- * and writes its own results, health and its printers' status, each technician reads
- * its tenant or branches. Nobody gets `$SYS`.
+ * account reads and writes the printmq tree, each agent reads its own jobs, config and
+ * discovery requests and writes its own results, health, discovery reports and its
+ * printers' status, each technician reads its tenant or branches. Nobody gets `$SYS`.
  */
 export function mosquittoAclFile (entries: { readonly serviceUsername: string, readonly agents: readonly AclAgent[], readonly technicians: readonly AclTechnician[] }): string {
   const lines = [
@@ -46,8 +46,10 @@ export function mosquittoAclFile (entries: { readonly serviceUsername: string, r
       `user ${agentMqttIdentity(agent.ref).username}`,
       `topic read ${agentTopic(agent.ref, 'jobs')}`,
       `topic read ${agentTopic(agent.ref, 'config')}`,
+      `topic read ${agentTopic(agent.ref, 'discovery')}`,
       `topic write ${agentTopic(agent.ref, 'results')}`,
       `topic write ${agentTopic(agent.ref, 'health')}`,
+      `topic write ${agentTopic(agent.ref, 'discovered')}`,
       ...agent.printers.map((printer) => `topic write ${printerStatusTopic({ ...agent.ref, printer })}`),
       ''
     )

@@ -24,8 +24,11 @@ export function canTransition (from: JobState, to: JobState): boolean {
   return RANK[to] > RANK[from]
 }
 
-/** States an agent reports in a job result. */
-export const RESULT_STATES = ['accepted', 'printed', 'failed', 'unconfirmed', 'expired'] as const
+/**
+ * States an agent reports in a job result. `canceled`: the agent got the server's
+ * `job-cancel` before the job started printing, and will never print it.
+ */
+export const RESULT_STATES = ['accepted', 'printed', 'failed', 'unconfirmed', 'expired', 'canceled'] as const
 /** A state an agent reports. */
 export type ResultState = typeof RESULT_STATES[number]
 
@@ -53,5 +56,7 @@ export const RESULT_CODES = Object.freeze({
   /** Job past its deadline before it was printed. */
   EXPIRED: 520,
   /** The agent crashed between sending bytes and recording the outcome. */
-  UNCONFIRMED: 530
+  UNCONFIRMED: 530,
+  /** Canceled on request before it started printing (the agent's confirmation). */
+  CANCELED: 540
 })

@@ -6,7 +6,9 @@
 import Type, { type Static, type TLiteral, type TSchema, type TUnion } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { CORRELATION_ID_PATTERN, ID_PATTERN, JOB_ID_PATTERN, newId } from './ids.js'
+import { DISCOVERY_REPORT_FIELDS, DISCOVERY_REQUEST_FIELDS } from './discovery-messages.js'
 import { RESULT_STATES } from './job-states.js'
+import { PRINTER_STATES, type PrinterState } from './printer-states.js'
 
 /** A union of string literals that keeps each literal in the static type. */
 function literalUnion<const T extends readonly string[]> (values: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
@@ -239,6 +241,22 @@ export const PrintJobMessage = Type.Object({
 /** server -> agent: print this. */
 export type PrintJobMessage = Static<typeof PrintJobMessage>
 
+/**
+ * server -> agent: do not print this job (topic `.../agents/{agent}/jobs`, like the job,
+ * so MQTT keeps the two in order and no new ACL entry is needed). Sent when a job that
+ * was already published is canceled. The agent journals it: a job that has not started
+ * printing never prints (also when its message arrives after this one), and the agent
+ * answers with a `job-result`: `canceled`, or what really happened if it was too late.
+ */
+export const JobCancelMessage = Type.Object({
+  ...envelope,
+  kind: Type.Literal('job-cancel'),
+  jobId: JobId,
+  printerId: Id
+}, { additionalProperties: false })
+/** server -> agent: do not print this job. */
+export type JobCancelMessage = Static<typeof JobCancelMessage>
+
 /** agent -> server: what became of a job (topic `.../agents/{agent}/results`). */
 export const JobResultMessage = Type.Object({
   ...envelope,
@@ -289,10 +307,8 @@ export const AgentHealthMessage = Type.Object({
 /** Agent health. */
 export type AgentHealthMessage = Static<typeof AgentHealthMessage>
 
-/** Printer states an agent reports. */
-export const PRINTER_STATES = ['ready', 'paper-low', 'paper-out', 'cover-open', 'error', 'offline', 'unknown'] as const
-/** A printer state. */
-export type PrinterState = typeof PRINTER_STATES[number]
+/** Printer states an agent reports (defined in printer-states.ts, shared with discovery). */
+export { PRINTER_STATES, type PrinterState }
 
 /** agent -> all, retained (topic `.../printers/{printer}/status`). */
 export const PrinterStatusMessage = Type.Object({
@@ -306,13 +322,34 @@ export const PrinterStatusMessage = Type.Object({
 /** Printer status. */
 export type PrinterStatusMessage = Static<typeof PrinterStatusMessage>
 
+/** server -> agent: look for printers (topic `.../agents/{agent}/discovery`; fields in discovery-messages.ts). */
+export const DiscoveryRequestMessage = Type.Object({
+  ...envelope,
+  kind: Type.Literal('discovery-request'),
+  ...DISCOVERY_REQUEST_FIELDS
+}, { additionalProperties: false })
+/** server -> agent: look for printers. */
+export type DiscoveryRequestMessage = Static<typeof DiscoveryRequestMessage>
+
+/** agent -> server: what a discovery found (topic `.../agents/{agent}/discovered`). */
+export const DiscoveryReportMessage = Type.Object({
+  ...envelope,
+  kind: Type.Literal('discovery-report'),
+  ...DISCOVERY_REPORT_FIELDS
+}, { additionalProperties: false })
+/** agent -> server: what a discovery found. */
+export type DiscoveryReportMessage = Static<typeof DiscoveryReportMessage>
+
 /** Every message kind by name. */
 export const MESSAGE_SCHEMAS = {
   'print-job': PrintJobMessage,
+  'job-cancel': JobCancelMessage,
   'job-result': JobResultMessage,
   'agent-config': AgentConfigMessage,
   'agent-health': AgentHealthMessage,
-  'printer-status': PrinterStatusMessage
+  'printer-status': PrinterStatusMessage,
+  'discovery-request': DiscoveryRequestMessage,
+  'discovery-report': DiscoveryReportMessage
 } as const
 /** Name of a message kind. */
 export type MessageKind = keyof typeof MESSAGE_SCHEMAS

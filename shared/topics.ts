@@ -6,6 +6,8 @@
  *   printmq/v1/{tenant}/{branch}/agents/{agent}/results   agent -> server   QoS 1
  *   printmq/v1/{tenant}/{branch}/agents/{agent}/config    server -> agent   QoS 1 retained
  *   printmq/v1/{tenant}/{branch}/agents/{agent}/health    agent -> all      QoS 1 retained (+ Last Will)
+ *   printmq/v1/{tenant}/{branch}/agents/{agent}/discovery server -> agent  QoS 1 (printer discovery request)
+ *   printmq/v1/{tenant}/{branch}/agents/{agent}/discovered agent -> server QoS 1 (printer discovery report)
  *   printmq/v1/{tenant}/{branch}/printers/{printer}/status agent -> all     QoS 1 retained
  */
 import { isValidId, type AgentRef, type PrinterRef } from './ids.js'
@@ -14,7 +16,7 @@ import { isValidId, type AgentRef, type PrinterRef } from './ids.js'
 export const TOPIC_ROOT = 'printmq/v1'
 
 /** The per-agent channels. */
-export const AGENT_CHANNELS = ['jobs', 'results', 'config', 'health'] as const
+export const AGENT_CHANNELS = ['jobs', 'results', 'config', 'health', 'discovery', 'discovered'] as const
 /** One of the per-agent channels. */
 export type AgentChannel = typeof AGENT_CHANNELS[number]
 
@@ -53,10 +55,11 @@ export function branchFilter (tenant: string, branch: string): string {
   return `${TOPIC_ROOT}/${tenant}/${branch}/#`
 }
 
-/** Filters the server subscribes to: every agent's results and health, every printer's status. */
+/** Filters the server subscribes to: every agent's results, health and discovery reports, every printer's status. */
 export const SERVER_SUBSCRIPTIONS: readonly string[] = Object.freeze([
   `${TOPIC_ROOT}/+/+/agents/+/results`,
   `${TOPIC_ROOT}/+/+/agents/+/health`,
+  `${TOPIC_ROOT}/+/+/agents/+/discovered`,
   `${TOPIC_ROOT}/+/+/printers/+/status`
 ])
 

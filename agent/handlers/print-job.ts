@@ -37,8 +37,10 @@ export function createPrintJobHandler (deps: PrintJobHandlerDeps): (payload: Buf
     const log = deps.logger.child({ jobId: job.jobId, correlationId: job.correlationId })
     const known = deps.journal.get(job.jobId)
     if (known !== undefined) {
-      // At-least-once delivery: the same job again. Never print twice; say what happened.
-      log.info({ phase: known.phase }, 'job duplicate')
+      // At-least-once delivery: the same job again, or a job canceled before it came.
+      // Never print twice (or after a cancel); say what happened.
+      if (known.outcome?.state === 'canceled') log.info('job canceled before it arrived: not printed')
+      else log.info({ phase: known.phase }, 'job duplicate')
       if (known.outcome !== undefined) deps.results.publishOutcome(job.jobId, true)
       else deps.results.publishAccepted(known, true)
       return

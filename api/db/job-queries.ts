@@ -32,6 +32,30 @@ export async function cancelJob (trx: TenantTransaction, jobId: string, correlat
   return { kind: 'canceled', job: outcome.job }
 }
 
+/**
+ * Canceled jobs an agent may still hold and has not answered about: published to it
+ * (`last_dispatched_at` set) before they were canceled, not yet past their deadline (an
+ * agent never prints an expired job), and without a result from the agent since the
+ * cancel (every result after a terminal state is an ignored event). Their `job-cancel`
+ * is sent again when the agent comes online, in case the first one was lost.
+ */
+export async function listCancelsToResend (trx: TenantTransaction, branchId: string, agentId: string, limit: number): Promise<JobRow[]> {
+  return await trx.selectFrom('print_jobs').selectAll()
+    .where('branch_id', '=', branchId).where('agent_id', '=', agentId)
+    .where('state', '=', 'canceled')
+    .where('last_dispatched_at', 'is not', null)
+    .where('expires_at', '>', new Date())
+    .where(({ not, exists, selectFrom }) => not(exists(
+      selectFrom('job_events').select('job_events.id')
+        .whereRef('job_events.job_id', '=', 'print_jobs.id')
+        .where('job_events.ignored', '=', true)
+        .whereRef('job_events.at', '>=', 'print_jobs.updated_at')
+    )))
+    .orderBy('created_at')
+    .limit(limit)
+    .execute()
+}
+
 /** Filters and page of {@link listJobs}. */
 export interface JobListQuery {
   readonly branchIds: readonly string[] | null

@@ -8,6 +8,8 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import { durableJobs } from './migrations/0002-durable-jobs.js'
 import { apiSurface } from './migrations/0003-api-surface.js'
+import { printerDiscovery } from './migrations/0004-printer-discovery.js'
+import { publishedExpiryGrace } from './migrations/0005-published-expiry-grace.js'
 
 const TENANT_TABLES = ['tenants', 'branches', 'agents', 'printers', 'print_jobs', 'job_events'] as const
 
@@ -19,7 +21,7 @@ const TENANT_TABLES = ['tenants', 'branches', 'agents', 'printers', 'print_jobs'
 export const RUNTIME_ROLE = 'printmq_runtime'
 
 /** The tables that carry tenant data and are guarded by row-level security. */
-export const TENANT_TABLE_NAMES: readonly string[] = [...TENANT_TABLES, 'idempotency_records']
+export const TENANT_TABLE_NAMES: readonly string[] = [...TENANT_TABLES, 'idempotency_records', 'printer_discoveries']
 
 const initial: Migration = {
   async up (db: Kysely<any>): Promise<void> {
@@ -151,7 +153,9 @@ const initial: Migration = {
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
   '0002_durable_jobs': durableJobs,
-  '0003_api_surface': apiSurface
+  '0003_api_surface': apiSurface,
+  '0004_printer_discovery': printerDiscovery,
+  '0005_published_expiry_grace': publishedExpiryGrace
 })
 
 /** Kysely MigrationProvider over {@link MIGRATIONS}. */

@@ -92,6 +92,25 @@ export interface IdempotencyRecordsTable {
   expires_at: Timestamp
 }
 
+/** A printer discovery asked of an agent, and its report once it arrived (migration 0004). */
+export interface PrinterDiscoveriesTable {
+  tenant_id: string
+  id: string
+  branch_id: string
+  agent_id: string
+  state: 'pending' | 'completed'
+  /** What was asked: `{ serial, tcp?, timeoutMs }`. */
+  request: Json<unknown>
+  /** The agent's report without its envelope; null while pending. */
+  report: ColumnType<unknown, string | null | undefined, string | null>
+  /** The `sub` of the token that asked. */
+  requested_by: string
+  correlation_id: string
+  created_at: CreatedAt
+  expires_at: Timestamp
+  completed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+}
+
 export interface Database {
   tenants: TenantsTable
   branches: BranchesTable
@@ -100,4 +119,5 @@ export interface Database {
   print_jobs: PrintJobsTable
   job_events: JobEventsTable
   idempotency_records: IdempotencyRecordsTable
+  printer_discoveries: PrinterDiscoveriesTable
 }

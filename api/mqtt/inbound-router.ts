@@ -1,7 +1,7 @@
 /**
  * Routes what the server receives over MQTT: job results to the job service, health to
  * agent presence (a newly online agent gets its config and pending jobs again), printer
- * status to the printer status store.
+ * status to the printer status store, discovery reports to the discovery service.
  * Every payload is validated; a bad one is logged and dropped.
  */
 import type { Logger } from '../../shared/logger.js'
@@ -10,6 +10,7 @@ import { parseTopic } from '../../shared/topics.js'
 import type { AgentRef } from '../../shared/ids.js'
 import type { AgentPresence } from '../agents/agent-presence.js'
 import type { PrinterStatusStore } from '../agents/printer-status-store.js'
+import type { DiscoveryService } from '../discovery/discovery-service.js'
 import type { JobService } from '../jobs/job-service.js'
 import { isDatabaseUnavailable } from '../db/unavailable.js'
 
@@ -28,6 +29,8 @@ export interface InboundRouterOptions {
   readonly jobs: JobService
   readonly presence: AgentPresence
   readonly printerStatus: PrinterStatusStore
+  /** Stores discovery reports. */
+  readonly discovery: Pick<DiscoveryService, 'applyReport'>
   /** Called when an agent starts a new online session. */
   readonly onAgentOnline: (ref: AgentRef, onlineAt: Date) => Promise<void>
   readonly logger: Logger
@@ -81,6 +84,9 @@ export function createInboundRouter (options: InboundRouterOptions): (topic: str
         } else if (change === 'went-offline') {
           log.info({ agent: parsed.ref.agent, branch: parsed.ref.branch, tenant: parsed.ref.tenant }, 'agent offline')
         }
+      } else if (parsed.kind === 'agent' && parsed.channel === 'discovered') {
+        // The topic names the agent; the report cannot complete another agent's discovery.
+        await options.discovery.applyReport(parsed.ref, decodeMessage('discovery-report', payload))
       } else if (parsed.kind === 'printer-status') {
         // An empty retained payload clears the topic; there is no status to keep.
         if (payload.length === 0) return

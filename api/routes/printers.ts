@@ -13,7 +13,7 @@ import { canAccessBranch } from '../auth/claims.js'
 import { findAgent } from '../db/agents-repository.js'
 import { findBranch } from '../db/branches-repository.js'
 import { deleteIdlePrinter, findPrinter, insertPrinter, listPrinters, updatePrinter } from '../db/printers-repository.js'
-import { withTenant } from '../db/tenant-scope.js'
+import { afterCommit, withTenant } from '../db/tenant-scope.js'
 import type { ApiDeps } from '../deps.js'
 import { AgentNotFoundError, BranchNotFoundError, PrinterBusyError, PrinterExistsError, PrinterNotFoundError } from '../errors.js'
 import { pageOf, pageRequest } from '../pagination.js'
@@ -29,8 +29,19 @@ const security = [{ bearerAuth: [] }]
 
 /** Printer routes (see the file comment). */
 export const printerRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
-  /** Re-publish the agents' configs; a failure only delays it until the agent reconnects. */
+  /**
+   * Re-publish the agents' configs once the change is committed: at once, or, inside an
+   * `Idempotency-Key` request (one transaction around the route), right after that
+   * transaction commits, so an agent never gets a printer that a rollback removes again.
+   * A failure only delays it until the agent reconnects.
+   */
   async function republish (log: FastifyBaseLogger, refs: readonly AgentRef[], correlationId: string): Promise<void> {
+    const publishing: Array<Promise<void>> = []
+    afterCommit(() => { publishing.push(publishConfigs(log, refs, correlationId)) })
+    await Promise.all(publishing)
+  }
+
+  async function publishConfigs (log: FastifyBaseLogger, refs: readonly AgentRef[], correlationId: string): Promise<void> {
     for (const ref of refs) {
       try {
         await deps.publishAgentConfig(ref, correlationId)

@@ -137,3 +137,37 @@ t.test('appending after stop fails with a clear error', async (t) => {
   await t.rejects(journal.accept(job()), { code: 'PRINTMQ_AGENT_JOURNAL_CLOSED' })
   await journal.stop()
 })
+
+t.test('a cancel settles a job that has not started printing, and loses to one that has', async (t) => {
+  const dir = t.testdir()
+  const first = await openJournal(t, dir)
+  const canceled = { state: 'canceled' as const, code: 540, detail: 'canceled before it printed' }
+  const waiting = job('waiting')
+  const printing = job('printing')
+  const unseen = job('unseen')
+  await first.accept(waiting)
+  await first.accept(printing)
+  t.equal(await first.markPrinting(printing.jobId), true, 'printing may start on an accepted job')
+
+  t.equal(await first.cancel(waiting, canceled), 'accepted')
+  t.match(first.get(waiting.jobId), { phase: 'settled', outcome: canceled })
+  t.equal(await first.markPrinting(waiting.jobId), false, 'a canceled job never starts printing')
+  t.equal(await first.settle(waiting.jobId, { state: 'expired', code: 520 }), false, 'a later outcome does not replace the cancel')
+
+  t.equal(await first.cancel(printing, canceled), 'printing', 'too late once printing')
+  t.match(first.get(printing.jobId), { phase: 'printing' })
+  t.equal(await first.settle(printing.jobId, { state: 'printed', code: 200 }), true, 'its real outcome is recorded')
+
+  t.equal(await first.cancel(unseen, canceled), 'unknown')
+  t.match(first.get(unseen.jobId), { phase: 'settled', outcome: canceled, printerId: unseen.printerId })
+  await first.accept(unseen)
+  t.match(first.get(unseen.jobId), { phase: 'settled', outcome: canceled }, 'the job arriving after its cancel stays canceled')
+  t.equal(await first.cancel(unseen, canceled), 'settled', 'a second cancel writes nothing')
+  await first.stop()
+
+  const second = await openJournal(t, dir)
+  t.match(second.get(waiting.jobId), { phase: 'settled', outcome: canceled })
+  t.match(second.get(printing.jobId), { phase: 'settled', outcome: { state: 'printed' } })
+  t.match(second.get(unseen.jobId), { phase: 'settled', outcome: canceled })
+  t.notOk(second.get(unseen.jobId)?.job, 'no content to print after a restart')
+})

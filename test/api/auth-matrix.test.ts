@@ -31,6 +31,9 @@ const ROLES: Record<string, string[]> = {
   'DELETE /v1/branches/:branchId/agents/:agentId': ['admin'],
   'POST /v1/branches/:branchId/agents/:agentId/license': ['admin'],
   'DELETE /v1/branches/:branchId/agents/:agentId/license': ['admin'],
+  'POST /v1/branches/:branchId/agents/:agentId/discovery': ['admin', 'technician'],
+  'GET /v1/branches/:branchId/agents/:agentId/discovery': ['admin', 'technician'],
+  'GET /v1/branches/:branchId/agents/:agentId/discovery/:discoveryId': ['admin', 'technician'],
   'POST /v1/branches/:branchId/printers': ['admin'],
   'GET /v1/branches/:branchId/printers': ['admin', 'operator', 'technician'],
   'GET /v1/branches/:branchId/printers/:printerId': ['admin', 'operator', 'technician'],
@@ -52,7 +55,7 @@ const JOB_ID = '00000000-0000-4000-8000-000000000000'
 
 /** A concrete path for a route pattern. */
 function pathOf (url: string): string {
-  return url.replace(':branchId', 'nope-branch').replace(':agentId', 'nope-agent').replace(':printerId', 'nope-printer').replace(':id', JOB_ID)
+  return url.replace(':branchId', 'nope-branch').replace(':agentId', 'nope-agent').replace(':printerId', 'nope-printer').replace(':discoveryId', JOB_ID).replace(':id', JOB_ID)
 }
 
 /** The protected routes of a running server (HEAD and OPTIONS are Fastify's and CORS's own). */

@@ -74,3 +74,46 @@ t.test('the service identity may publish jobs and config but not $SYS', async (t
   t.ok(authorizePublish(service, { topic: agentTopic(ref, 'jobs'), payload: result, retain: false, qos: 1 }).allow)
   t.notOk(authorizePublish(service, { topic: '$SYS/x', payload: result, retain: false, qos: 1 }).allow)
 })
+
+const discoveryReport = encodeMessage('discovery-report', 'c', { discoveryId: newId(), serial: { method: 'skipped', ports: [] }, tcp: [], durationMs: 3 })
+const discoveryRequest = encodeMessage('discovery-request', 'c', { discoveryId: newId(), serial: true, timeoutMs: 1000, expiresAt: new Date(Date.now() + 60_000).toISOString() })
+
+t.test('acl lets an agent read its own discovery requests only, at QoS 1', async (t) => {
+  t.ok(authorizeSubscribe(agent, agentTopic(ref, 'discovery')).allow)
+  t.notOk(authorizeSubscribe(agent, agentTopic(ref, 'discovery'), 0).allow, 'QoS 0 is refused like jobs')
+  for (const filter of [agentTopic({ ...ref, agent: 'a2' }, 'discovery'), agentTopic({ ...ref, tenant: 'other' }, 'discovery'),
+    agentTopic(ref, 'discovered'), agentTopic({ ...ref, agent: 'a2' }, 'discovered'), 'printmq/v1/acme/b1/agents/+/discovery', 'printmq/v1/acme/b1/agents/+/discovered']) {
+    t.notOk(authorizeSubscribe(agent, filter).allow, filter)
+  }
+})
+
+t.test('acl lets an agent publish a discovery report on its own discovered topic only', async (t) => {
+  t.ok(authorizePublish(agent, { topic: agentTopic(ref, 'discovered'), payload: discoveryReport, retain: false, qos: 1 }).allow)
+  const refused: Array<[string, string, Buffer, boolean]> = [
+    ['retained', agentTopic(ref, 'discovered'), discoveryReport, true],
+    ['another agent\'s', agentTopic({ ...ref, agent: 'a2' }, 'discovered'), discoveryReport, false],
+    ['another branch\'s', agentTopic({ ...ref, branch: 'b2' }, 'discovered'), discoveryReport, false],
+    ['another tenant\'s', agentTopic({ ...ref, tenant: 'other' }, 'discovered'), discoveryReport, false],
+    ['a result as a report', agentTopic(ref, 'discovered'), result, false],
+    ['a request as a report', agentTopic(ref, 'discovered'), discoveryRequest, false],
+    ['not JSON', agentTopic(ref, 'discovered'), Buffer.from('\u0000x'), false],
+    ['a request to itself', agentTopic(ref, 'discovery'), discoveryRequest, false],
+    ['a request to another agent', agentTopic({ ...ref, agent: 'a2' }, 'discovery'), discoveryRequest, false]
+  ]
+  for (const [name, topic, payload, retain] of refused) {
+    t.notOk(authorizePublish(agent, { topic, payload, retain, qos: 1 }).allow, name)
+  }
+  t.notOk(authorizeWill(agent, { topic: agentTopic(ref, 'discovered'), payload: discoveryReport, retain: false, qos: 1 }).allow, 'not as a Will')
+})
+
+t.test('acl lets technicians read discovery in scope and never ask for one', async (t) => {
+  for (const channel of ['discovery', 'discovered'] as const) {
+    t.ok(authorizeSubscribe(technician, agentTopic(ref, channel)).allow, `tenant technician reads ${channel}`)
+    t.ok(authorizeSubscribe(branchTechnician, agentTopic(ref, channel)).allow, `branch technician reads ${channel} of its branch`)
+    t.notOk(authorizeSubscribe(branchTechnician, agentTopic({ ...ref, branch: 'b2' }, channel)).allow, `branch technician does not read ${channel} of another branch`)
+    t.notOk(authorizeSubscribe(technician, agentTopic({ ...ref, tenant: 'other' }, channel)).allow, `technician does not read ${channel} of another tenant`)
+  }
+  t.ok(authorizeSubscribe(branchTechnician, 'printmq/v1/acme/b1/agents/+/discovered').allow)
+  t.notOk(authorizePublish(technician, { topic: agentTopic(ref, 'discovery'), payload: discoveryRequest, retain: false, qos: 1 }).allow)
+  t.ok(authorizePublish(service, { topic: agentTopic(ref, 'discovery'), payload: discoveryRequest, retain: false, qos: 1 }).allow, 'the server asks')
+})

@@ -7,6 +7,7 @@ import type { Test } from 'tap'
 import { migrateToLatest, openDatabase, type DatabaseLocation, type OpenDatabase } from '../../api/db/database.js'
 import { insertJob, type JobRow } from '../../api/db/jobs-repository.js'
 import { storeResponse } from '../../api/db/idempotency-repository.js'
+import { insertDiscovery } from '../../api/db/discoveries-repository.js'
 import { withTenant } from '../../api/db/tenant-scope.js'
 import { newId } from '../../shared/ids.js'
 import { createLogger } from '../../shared/logger.js'
@@ -19,7 +20,7 @@ export async function openTestDatabase (t: Test, location: DatabaseLocation, poo
   return database
 }
 
-/** Create `tenant` with branch b1, agent a1, printer p1, `jobs` queued jobs and one idempotency record. */
+/** Create `tenant` with branch b1, agent a1, printer p1, `jobs` queued jobs, one idempotency record and one printer discovery. */
 export async function seedTenant (database: OpenDatabase, tenant: string, jobs = 2, ttlSeconds = 600): Promise<JobRow[]> {
   return await withTenant(database.db, tenant, async (trx) => {
     await trx.insertInto('tenants').values({ id: tenant }).execute()
@@ -34,6 +35,7 @@ export async function seedTenant (database: OpenDatabase, tenant: string, jobs =
       }))
     }
     await storeResponse(trx, { tenant, key: 'k1', fingerprint: 'f', statusCode: 202, headers: {}, body: '{}', expiresAt: new Date(Date.now() + 60_000) })
+    await insertDiscovery(trx, { tenant, id: newId(), branchId: 'b1', agentId: 'a1', request: { serial: true, timeoutMs: 1000 }, requestedBy: 'seed', correlationId: `${tenant}-discovery`, expiresAt: new Date(Date.now() + 60_000) })
     return rows
   })
 }

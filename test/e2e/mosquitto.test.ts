@@ -148,6 +148,27 @@ t.test('a job is printed end to end through Mosquitto', async (t) => {
   t.match((await printer.waitForTickets(1))[0]?.text, /Via Mosquitto/)
 })
 
+t.test('a printer discovery travels through Mosquitto with the generated ACL', async (t) => {
+  const agent = new Agent({
+    url, licenseKey: keys['acme/b1/a1'] as string, stateDir: t.testdir(), logger: silent, statusIntervalMs: 0,
+    discovery: { serial: { list: async () => [], devDir: join(dir, 'no-dev') } }
+  })
+  t.teardown(() => agent.stop())
+  await agent.start()
+  await agent.waitUntilOnline()
+  const admin = server.token('acme', 'admin')
+  let asked = await server.request('POST', '/v1/branches/b1/agents/a1/discovery', { token: admin, body: { tcp: { hosts: ['127.0.0.1'], ports: [printer.port] } } })
+  // The server learns the agent is online from its health, which may still be on its way.
+  for (let i = 0; i < 100 && asked.status === 409; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    asked = await server.request('POST', '/v1/branches/b1/agents/a1/discovery', { token: admin, body: { tcp: { hosts: ['127.0.0.1'], ports: [printer.port] } } })
+  }
+  t.equal(asked.status, 202, JSON.stringify(asked.body))
+  const done = await server.request('GET', `/v1/branches/b1/agents/a1/discovery/${asked.body.id as string}?wait=30`, { token: admin })
+  t.equal(done.body.state, 'completed')
+  t.same(done.body.report.tcp, [{ host: '127.0.0.1', port: printer.port, reachable: true, statusAnswered: true, state: 'ready', registeredAs: 'p1' }])
+})
+
 t.test('a representative part of the isolation suite is refused by Mosquitto', async (t) => {
   const watcher = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, username: 'test-watcher', password: watcherPassword, clientId: 'test-watcher', clean: true })
   t.teardown(() => watcher.endAsync(true))
@@ -193,7 +214,7 @@ t.test('a representative part of the isolation suite is refused by Mosquitto', a
   const own = ref('acme/b1/a2')
   const actors: Array<[string, Login, boolean, Victim[], (topic: string) => boolean]> = [
     ['agent', { clientId: hostile.clientId, clean: true, username: hostile.username, password: keys['acme/b1/a2'] as string }, true, [sameBranch, otherBranch, otherTenant],
-      (topic) => topic === agentTopic(own, 'jobs') || topic === agentTopic(own, 'config')],
+      (topic) => topic === agentTopic(own, 'jobs') || topic === agentTopic(own, 'config') || topic === agentTopic(own, 'discovery')],
     ['technician', { clientId: 'tech-acme', clean: true, username: 'tech-acme', password: technicianPassword }, true, [otherBranch, otherTenant],
       (topic) => topic.startsWith('printmq/v1/acme/b1/')],
     ['unauthenticated client', { clientId: 'anon', clean: true, username: hostile.username, password: 'wrong' }, false, [sameBranch, otherBranch, otherTenant], () => false]

@@ -97,6 +97,32 @@ for (const database of testDatabases()) {
       t.notOk(mqtt.published.some((p) => p.jobId === stale.id), 'never published')
     })
 
+    await t.test('a published job past its deadline is left to its agent for the grace period', async (t) => {
+      const [published, unpublished] = await seedTenant(first, 'grace', 2, -1)
+      if (published === undefined || unpublished === undefined) throw new Error('no job')
+      // The first went out to its agent before the deadline; the second never did.
+      await withTenant(first.db, 'grace', (trx) => trx.updateTable('print_jobs').set({ state: 'dispatched', last_dispatched_at: new Date() }).where('id', '=', published.id).execute())
+      const changes = new JobChanges()
+      const expired: string[] = []
+      changes.onAny((change) => { if (change.state === 'expired') expired.push(change.jobId) })
+      const unpublishedExpired = untilStates(changes, 'expired', 1)
+      const waiting = startDispatcher(t, first, fakeMqtt(), changes)
+      waiting.start()
+      await unpublishedExpired
+      // A few more sweeps: the published job must stay with its agent.
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await waiting.stop()
+      t.same(expired, [unpublished.id], 'only the never-published job expired at its deadline')
+      t.equal((await withTenant(first.db, 'grace', (trx) => findJob(trx, published.id)))?.state, 'dispatched')
+
+      const publishedExpired = untilStates(changes, 'expired', 1)
+      const noGrace = new Dispatcher({ db: first.db, mqtt: fakeMqtt().client, changes, logger: silent, sweepIntervalMs: 20, redispatchAfterSeconds: 600, unacceptedAfterSeconds: 600, publishedExpiryGraceSeconds: 0 })
+      t.teardown(() => noGrace.stop())
+      noGrace.start()
+      await publishedExpired
+      t.same(expired, [unpublished.id, published.id], 'after the grace, the published job expires too')
+    })
+
     await t.test('a canceled job is never published', async (t) => {
       const [job, other] = await seedTenant(first, 'cancel', 2)
       if (job === undefined || other === undefined) throw new Error('no job')

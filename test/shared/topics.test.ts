@@ -8,6 +8,8 @@ const ref = { tenant: 'acme', branch: 'b-1', agent: 'a_1' }
 t.test('agent topics follow the design tree', async (t) => {
   t.equal(agentTopic(ref, 'jobs'), 'printmq/v1/acme/b-1/agents/a_1/jobs')
   t.equal(agentTopic(ref, 'health'), 'printmq/v1/acme/b-1/agents/a_1/health')
+  t.equal(agentTopic(ref, 'discovery'), 'printmq/v1/acme/b-1/agents/a_1/discovery')
+  t.equal(agentTopic(ref, 'discovered'), 'printmq/v1/acme/b-1/agents/a_1/discovered')
   t.equal(printerStatusTopic({ tenant: 'acme', branch: 'b-1', printer: 'p1' }), 'printmq/v1/acme/b-1/printers/p1/status')
   t.equal(tenantFilter('acme'), 'printmq/v1/acme/#')
 })
@@ -19,7 +21,7 @@ t.test('building a topic with an invalid id throws', async (t) => {
 })
 
 t.test('parse inverts build for every channel', async (t) => {
-  for (const channel of ['jobs', 'results', 'config', 'health'] as const) {
+  for (const channel of ['jobs', 'results', 'config', 'health', 'discovery', 'discovered'] as const) {
     t.same(parseTopic(agentTopic(ref, channel)), { kind: 'agent', channel, ref })
   }
   t.same(parseTopic('printmq/v1/acme/b-1/printers/p1/status'), { kind: 'printer-status', ref: { tenant: 'acme', branch: 'b-1', printer: 'p1' } })
@@ -49,6 +51,8 @@ t.test('filterWithin keeps wildcards inside the prefix', async (t) => {
 })
 
 t.test('server subscriptions match what agents publish', async (t) => {
-  t.equal(SERVER_SUBSCRIPTIONS.length, 3)
+  t.equal(SERVER_SUBSCRIPTIONS.length, 4)
+  t.ok(SERVER_SUBSCRIPTIONS.includes('printmq/v1/+/+/agents/+/discovered'), 'discovery reports reach the server')
+  t.notOk(SERVER_SUBSCRIPTIONS.includes('printmq/v1/+/+/agents/+/discovery'), 'the server does not read its own requests back')
   t.ok(SERVER_SUBSCRIPTIONS.every((s) => s.startsWith('printmq/v1/+/+/')))
 })

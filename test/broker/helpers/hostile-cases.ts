@@ -88,11 +88,12 @@ export function subscribeCases (victims: readonly Victim[], own: AgentRef | null
   }
   if (own !== null) {
     // Overlapping filters would let the broker deliver jobs at the lower QoS of the other.
-    for (const filter of [agentTopic(own, 'jobs'), agentTopic(own, 'config')]) {
+    for (const filter of [agentTopic(own, 'jobs'), agentTopic(own, 'config'), agentTopic(own, 'discovery')]) {
       cases.push({ kind: 'subscribe', name: `subscribe its own ${JSON.stringify(filter)} at QoS 0`, filter, qos: 0 })
     }
     const base = `printmq/v1/${own.tenant}/${own.branch}/agents/${own.agent}`
-    for (const filter of [`${base}/+`, `${base}/#`, `printmq/v1/${own.tenant}/${own.branch}/agents/+/jobs`, `${base}/jobs/#`, agentTopic(own, 'results'), agentTopic(own, 'health')]) {
+    for (const filter of [`${base}/+`, `${base}/#`, `printmq/v1/${own.tenant}/${own.branch}/agents/+/jobs`, `${base}/jobs/#`, agentTopic(own, 'results'), agentTopic(own, 'health'), agentTopic(own, 'discovered'),
+      `printmq/v1/${own.tenant}/${own.branch}/agents/+/discovery`]) {
       for (const qos of [0, 1] as const) cases.push({ kind: 'subscribe', name: `subscribe overlapping ${JSON.stringify(filter)} at QoS ${qos}`, filter, qos })
     }
   }
@@ -105,6 +106,12 @@ function result (printer: string): Buffer {
 function health (online: boolean): Buffer { return encodeMessage('agent-health', marker(), { sessionId: marker(), online }) }
 function status (printer: string): Buffer { return encodeMessage('printer-status', marker(), { printerId: printer, sessionId: marker(), state: 'paper-out' }) }
 function config (): Buffer { return encodeMessage('agent-config', marker(), { printers: [] }) }
+function discoveryRequest (): Buffer {
+  return encodeMessage('discovery-request', marker(), { discoveryId: newId(), serial: true, tcp: { hosts: ['10.0.0.1'], ports: [9100] }, timeoutMs: 1000, expiresAt: new Date(Date.now() + 60_000).toISOString() })
+}
+function discoveryReport (): Buffer {
+  return encodeMessage('discovery-report', marker(), { discoveryId: newId(), serial: { method: 'skipped', ports: [] }, tcp: [{ host: '10.0.0.9', port: 9100, reachable: true, statusAnswered: true, state: 'ready' }], durationMs: 1 })
+}
 function job (printer: string): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, kind: 'print-job', id: newId(), correlationId: marker(), sentAt: new Date().toISOString(), jobId: newId(), printerId: printer, content: { type: 'text', text: 'forged' }, copies: 1, expiresAt: new Date(Date.now() + 60_000).toISOString() }))
 }
@@ -121,7 +128,9 @@ export function publishCases (victims: readonly Victim[], own: { ref: AgentRef, 
       [`${v.label}'s printer status`, printerStatusTopic({ ...v.ref, printer: v.printer }), () => status(v.printer), true],
       [`an empty retained message deleting ${v.label}'s printer status`, printerStatusTopic({ ...v.ref, printer: v.printer }), () => Buffer.alloc(0), true],
       [`an empty retained message deleting ${v.label}'s health`, agentTopic(v.ref, 'health'), () => Buffer.alloc(0), true],
-      [`an empty retained message deleting ${v.label}'s config`, agentTopic(v.ref, 'config'), () => Buffer.alloc(0), true]
+      [`an empty retained message deleting ${v.label}'s config`, agentTopic(v.ref, 'config'), () => Buffer.alloc(0), true],
+      [`${v.label}'s discovery requests`, agentTopic(v.ref, 'discovery'), discoveryRequest, false],
+      [`${v.label}'s discovery reports`, agentTopic(v.ref, 'discovered'), discoveryReport, false]
     )
   }
   if (own !== null) {
@@ -137,7 +146,10 @@ export function publishCases (victims: readonly Victim[], own: { ref: AgentRef, 
       ['its health not retained', agentTopic(ref, 'health'), () => health(true), false],
       ['its printer status not retained', printerStatusTopic({ ...ref, printer }), () => status(printer), false],
       ['its results with a payload of another kind', agentTopic(ref, 'results'), () => health(true), false],
-      ['its results with a payload that is not JSON', agentTopic(ref, 'results'), () => Buffer.from('\u0000\u0001not json'), false]
+      ['its results with a payload that is not JSON', agentTopic(ref, 'results'), () => Buffer.from('\u0000\u0001not json'), false],
+      ['its own discovery requests', agentTopic(ref, 'discovery'), discoveryRequest, false],
+      ['its discovery report retained', agentTopic(ref, 'discovered'), discoveryReport, true],
+      ['its discovery reports with a payload of another kind', agentTopic(ref, 'discovered'), () => result(printer), false]
     )
   }
   const sys = ['$SYS/broker/clients/kick', '$SYS/x/clients/kick', '$SYS/aedes/new/clients', '$SYS/x/heartbeat', '$share/g/printmq/v1/acme/b1/agents/a1/results', '$foo']
@@ -167,7 +179,8 @@ export function willCases (victims: readonly Victim[], own: AgentRef | null): Ho
       ['its own results', agentTopic(own, 'results'), result('p1'), false],
       ['its own jobs', agentTopic(own, 'jobs'), job('p1'), false],
       ['its own health, empty (deleting it)', agentTopic(own, 'health'), Buffer.alloc(0), true],
-      ['its own health, not retained', agentTopic(own, 'health'), health(false), false]
+      ['its own health, not retained', agentTopic(own, 'health'), health(false), false],
+      ['its own discovery reports', agentTopic(own, 'discovered'), discoveryReport(), false]
     )
   }
   wills.push(['$SYS', '$SYS/x/clients/kick', health(false), false], ['a wildcard topic', 'printmq/v1/acme/#', health(false), true])
