@@ -5,7 +5,7 @@
  * publishers. Reports delivered msg/s, latency, broker CPU per message, broker RSS,
  * and the printmq/Mosquitto ratio.
  *
- *   npm run bench -- broker-routing [--subscribers N] [--seconds S] [--rounds R]
+ *   npm run bench -- broker-routing [--subscribers N] [--seconds S] [--rounds R] [--brokers printmq,mosquitto,aedes]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -20,10 +20,10 @@ import { report } from './lib/report.js'
 import { freePort } from './lib/resources.js'
 import { percentile, round } from './lib/stats.js'
 
-interface Options { subscribers: number, seconds: number, rounds: number, subscriberProcesses: number, publisherProcesses: number, window: number }
+interface Options { subscribers: number, seconds: number, rounds: number, subscriberProcesses: number, publisherProcesses: number, window: number, brokers: string[] }
 
 interface Target {
-  readonly name: 'printmq' | 'mosquitto'
+  readonly name: 'printmq' | 'mosquitto' | 'aedes'
   readonly url: string
   readonly pid: number
   readonly logins: Array<{ username: string, password: string, clientId: string, topic: string }>
@@ -46,6 +46,23 @@ async function startPrintmq (dir: string, subscribers: number): Promise<Target> 
     pid: child.pid as number,
     logins,
     publisher: { username: 'printmq-service', password: 'bench-service', clientId: 'printmq.bench' },
+    stop: async () => { await terminate(child) }
+  }
+}
+
+/** A bare Aedes (no auth, no ACL): the reference for what printmq's layers cost. */
+async function startBareAedes (_dir: string, subscribers: number): Promise<Target> {
+  const { child, line } = await spawnWithJsonLine('processes/bare-aedes.ts', {})
+  const logins = Array.from({ length: subscribers }, (_, i) => {
+    const ref = { tenant: 'bench', branch: 'b1', agent: `a${i}` }
+    return { username: `a${i}`, password: 'x', clientId: `a${i}`, topic: agentTopic(ref, 'jobs') }
+  })
+  return {
+    name: 'aedes',
+    url: `mqtt://127.0.0.1:${line.port as number}`,
+    pid: child.pid as number,
+    logins,
+    publisher: { username: 'server', password: 'x', clientId: 'server' },
     stop: async () => { await terminate(child) }
   }
 }
@@ -135,13 +152,18 @@ export async function run (args: Record<string, string>): Promise<void> {
     rounds: Number(args.rounds ?? 2),
     subscriberProcesses: 2,
     publisherProcesses: 2,
-    window: Number(args.window ?? 64)
+    window: Number(args.window ?? 64),
+    // `--brokers printmq,mosquitto,aedes` adds a bare Aedes row (no auth, no ACL).
+    brokers: (args.brokers ?? 'printmq,mosquitto').split(',')
   }
+  const starters: Record<string, typeof startPrintmq> = { printmq: startPrintmq, mosquitto: startMosquitto, aedes: startBareAedes }
   const dir = await mkdtemp(join(tmpdir(), 'printmq-bench-'))
   const rows: Array<Record<string, unknown>> = []
   try {
     for (let r = 0; r < options.rounds; r++) {
-      for (const start of [startPrintmq, startMosquitto]) {
+      for (const name of options.brokers) {
+        const start = starters[name]
+        if (start === undefined) throw new Error(`unknown broker ${name}; known: ${Object.keys(starters).join(', ')}`)
         const target = await start(dir, options.subscribers)
         try {
           rows.push({ round: r + 1, ...(await round1(target, options)) })
@@ -158,11 +180,14 @@ export async function run (args: Record<string, string>): Promise<void> {
     return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
   }
   const ratio = round(mean('printmq', 'deliveredPerSecond') / Math.max(1, mean('mosquitto', 'deliveredPerSecond')), 2)
+  const has = (name: string): boolean => options.brokers.includes(name)
   report('broker-routing', {
     options,
     printmqDeliveredPerSecond: round(mean('printmq', 'deliveredPerSecond'), 0),
     mosquittoDeliveredPerSecond: round(mean('mosquitto', 'deliveredPerSecond'), 0),
-    throughputRatio: ratio,
+    throughputRatio: has('printmq') && has('mosquitto') ? ratio : null,
+    ...(has('aedes') && has('mosquitto') ? { bareAedesRatio: round(mean('aedes', 'deliveredPerSecond') / Math.max(1, mean('mosquitto', 'deliveredPerSecond')), 2) } : {}),
+    ...(has('aedes') && has('printmq') ? { printmqCpuOverBareAedes: round(mean('printmq', 'brokerCpuMicrosPerMessage') / Math.max(1e-9, mean('aedes', 'brokerCpuMicrosPerMessage')), 2) } : {}),
     loadGeneratorSaturated: rows.some((row) => row.loadGeneratorSaturated === true),
     rounds: rows
   }, rows)

@@ -2,7 +2,9 @@
  * Scenarios 3 and 4: N agents (default 10,000) with real licenses connect to one broker
  * instance (license check against the database, ACL on): time to connect them all and
  * broker RSS per connection. Then the broker process is killed and started again on
- * the same port and database: time until every agent is online again.
+ * the same port and database: time until every agent is online again. Wall-clock
+ * figures depend on the machine's load; the broker's CPU per connect (first connection
+ * of all agents) and the new process's CPU during the storm (start included) do less.
  *
  *   npm run bench -- connections [--agents N] [--processes P] [--database postgres://...]
  */
@@ -12,7 +14,7 @@ import { join } from 'node:path'
 import { agentMqttIdentity } from '../shared/license.js'
 import { agentTopic } from '../shared/topics.js'
 import { forkLoad, spawnWithJsonLine, stopLoad, terminate, type LoadProcess } from './lib/children.js'
-import { rssBytes } from './lib/process-stats.js'
+import { cpuSeconds, rssBytes } from './lib/process-stats.js'
 import { report } from './lib/report.js'
 import { createDatabase, freePort } from './lib/resources.js'
 import { round } from './lib/stats.js'
@@ -52,9 +54,11 @@ export async function run (args: Record<string, string>): Promise<void> {
       return await rssBytes(broker.child.pid as number)
     }
     const half = Math.floor(logins.length / 2)
+    const cpuBeforeConnect = await cpuSeconds(broker.child.pid as number)
     const firstSeconds = await connectHalf(logins.slice(0, half))
     const rssHalf = await settledRss()
     const secondSeconds = await connectHalf(logins.slice(half))
+    const connectCpu = await cpuSeconds(broker.child.pid as number) - cpuBeforeConnect
     const rssConnected = await settledRss()
     const connectSeconds = firstSeconds + secondSeconds
     const online = await onlineCount(loads)
@@ -62,6 +66,7 @@ export async function run (args: Record<string, string>): Promise<void> {
     const restartStart = Date.now()
     await terminate(broker.child, 'SIGKILL')
     broker = await spawnWithJsonLine('processes/printmq-broker.ts', env)
+    const restartSeconds = (Date.now() - restartStart) / 1000
     let back = 0
     while (Date.now() - restartStart < timeoutMs) {
       back = await onlineCount(loads)
@@ -69,6 +74,8 @@ export async function run (args: Record<string, string>): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
     const stormSeconds = (Date.now() - restartStart) / 1000
+    // CPU of the new broker process so far: its start plus every reconnect's license check.
+    const stormCpu = await cpuSeconds(broker.child.pid as number)
     const rows = [{
       agents,
       connectedAtOnce: online,
@@ -76,7 +83,10 @@ export async function run (args: Record<string, string>): Promise<void> {
       brokerRssHalfMiB: round(rssHalf / 2 ** 20, 1),
       brokerRssConnectedMiB: round(rssConnected / 2 ** 20, 1),
       rssPerConnectionKiB: round((rssConnected - rssHalf) / Math.max(1, logins.length - half) / 1024, 1),
+      brokerCpuMsPerConnect: round(connectCpu / Math.max(1, logins.length) * 1000, 2),
       reconnectStormSeconds: back >= agents ? round(stormSeconds, 2) : null,
+      restartSeconds: round(restartSeconds, 2),
+      stormBrokerCpuSeconds: round(stormCpu, 2),
       onlineAfterStorm: back
     }]
     report('connections', { ...rows[0] }, rows)

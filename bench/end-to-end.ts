@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mintToken } from '../api/auth/tokens.js'
-import { forkProcess, stopLoad, terminate, type LoadProcess } from './lib/children.js'
+import { forkProcess, profileArgs, stopLoad, terminate, type LoadProcess } from './lib/children.js'
 import { cpuSeconds, rssBytes } from './lib/process-stats.js'
 import { report } from './lib/report.js'
 import { createDatabase, freePort } from './lib/resources.js'
@@ -27,7 +27,7 @@ interface Server { readonly child: ChildProcess, readonly api: string, readonly 
 async function startServer (dir: string, databaseUrl: string | null): Promise<Server> {
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const secret = randomBytes(32).toString('base64url')
-  const child = spawn(process.execPath, [join(root, 'bin/printmq.js'), 'server'], {
+  const child = spawn(process.execPath, [...profileArgs(), join(root, 'bin/printmq.js'), 'server'], {
     env: {
       ...process.env,
       PRINTMQ_HTTP_HOST: '127.0.0.1', PRINTMQ_HTTP_PORT: String(httpPort), PRINTMQ_MQTT_HOST: '127.0.0.1', PRINTMQ_MQTT_PORT: String(mqttPort),

@@ -1,11 +1,11 @@
 /**
- * Refuses MQTT packets larger than a limit before anyone buffers them. The guard sits
- * between a connection and `aedes.handle`: it reads each fixed header's Remaining
+ * Refuses MQTT packets larger than a limit before anyone buffers them. The guard is
+ * installed on a connection before `aedes.handle`: it reads each fixed header's Remaining
  * Length (a variable byte integer of at most four bytes, MQTT 3.1.1 §2.2.3) as the
  * bytes arrive, and destroys the connection as soon as a header announces more than
  * the limit, so the parser never allocates for the body. Bodies are counted, not copied.
  */
-import { Duplex } from 'node:stream'
+import type { Duplex } from 'node:stream'
 
 /** Largest Remaining Length MQTT can encode (§2.2.3): 268,435,455 bytes. */
 export const MQTT_MAX_REMAINING_LENGTH = 268_435_455
@@ -66,50 +66,35 @@ export class FixedHeaderScanner {
 }
 
 /**
- * Wrap `inner` so that bytes reach the reader only while every packet is within
- * `limitBytes`; on a violation `onViolation` is called and both streams are destroyed.
+ * Guard `stream` in place so that bytes reach its reader only while every packet is
+ * within `limitBytes`; on a violation `onViolation` is called and the stream is
+ * destroyed. Returns the same stream.
+ *
+ * The check sits in the stream's own `push`, where the socket (net, TLS) or the
+ * WebSocket adapter hands over each chunk read from the peer: it runs before the chunk
+ * is buffered or seen by any reader, in paused or flowing mode. There is deliberately
+ * no wrapper stream: a second Duplex in front of every connection cost a stream hop per
+ * chunk each way and, worse, undid the corking of Aedes' writes (mqtt-packet writes a
+ * PUBLISH as several small chunks under `cork()`; a wrapper without `_writev` passed
+ * them to the socket one by one, one system call each). Profiled at 45% of the
+ * broker's CPU in the routing benchmark (docs/performance.md).
  */
-export function guardPacketSize (inner: Duplex, limitBytes: number, onViolation: (violation: PacketSizeViolation) => void): Duplex {
-  return new PacketSizeGuard(inner, new FixedHeaderScanner(limitBytes), onViolation)
-}
-
-class PacketSizeGuard extends Duplex {
-  readonly #inner: Duplex
-  /** The socket's peer address, read by the broker's log lines. */
-  readonly remoteAddress: string | undefined
-
-  constructor (inner: Duplex, scanner: FixedHeaderScanner, onViolation: (violation: PacketSizeViolation) => void) {
-    super()
-    this.#inner = inner
-    this.remoteAddress = (inner as { remoteAddress?: string }).remoteAddress
-    inner.on('data', (chunk: Buffer) => {
-      const violation = scanner.feed(chunk)
+export function guardPacketSize<S extends Duplex> (stream: S, limitBytes: number, onViolation: (violation: PacketSizeViolation) => void): S {
+  const scanner = new FixedHeaderScanner(limitBytes)
+  const push = stream.push
+  let violated = false
+  stream.push = function guardedPush (this: S, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (violated) return false
+    if (chunk !== null && chunk !== undefined) {
+      const violation = scanner.feed(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk as Buffer)
       if (violation !== null) {
+        violated = true
         onViolation(violation)
         this.destroy()
-        return
+        return false
       }
-      if (!this.push(chunk)) inner.pause()
-    })
-    inner.on('end', () => { this.push(null) })
-    inner.on('error', (err) => { this.destroy(err) })
-    inner.on('close', () => { if (!this.destroyed) this.destroy() })
+    }
+    return push.call(this, chunk, encoding)
   }
-
-  override _read (): void { this.#inner.resume() }
-
-  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.#inner.destroyed) { callback(new Error('connection closed')); return }
-    this.#inner.write(chunk, callback)
-  }
-
-  override _final (callback: (error?: Error | null) => void): void {
-    this.#inner.end()
-    callback()
-  }
-
-  override _destroy (error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.#inner.destroyed) this.#inner.destroy()
-    callback(error)
-  }
+  return stream
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/logger.js'
 import type { Database } from './schema.js'
 import { migrationProvider } from './migrations.js'
 import { PGliteDialect } from './pglite-dialect.js'
+import { enableCombinedBegin } from './tenant-scope.js'
 
 /** Where the database is. */
 export type DatabaseLocation =
@@ -43,6 +44,7 @@ export async function openDatabase (location: DatabaseLocation): Promise<OpenDat
     // server emits 'error' itself; its next query then fails and the request gets 503.
     pool.on('connect', (client) => { client.on('error', () => {}) })
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    enableCombinedBegin(db)
     return {
       db,
       kind: 'postgres',

@@ -3,7 +3,7 @@
  * Transitions follow shared/job-states.ts: monotonic, terminal states final; a result
  * the lifecycle does not allow is stored as an ignored event, never applied.
  */
-import { sql, type Kysely, type Selectable } from 'kysely'
+import { sql, type Expression, type ExpressionBuilder, type Insertable, type Kysely, type Selectable, type SqlBool } from 'kysely'
 import { canTransition, type JobState } from '../../shared/job-states.js'
 import type { Database, JobEventsTable, PrintJobsTable } from './schema.js'
 import type { TenantTransaction } from './tenant-scope.js'
@@ -27,10 +27,9 @@ export interface NewJob {
   readonly reprintOf?: string | null
 }
 
-/** Insert a job in state `queued` with its first event. */
-export async function insertJob (trx: TenantTransaction, job: NewJob): Promise<JobRow> {
-  const now = new Date()
-  const row = await trx.insertInto('print_jobs').values({
+/** Column values of a new job row. */
+function newJobValues (job: NewJob & { readonly agentId: string }, now: Date): Insertable<PrintJobsTable> {
+  return {
     tenant_id: job.tenant,
     id: job.id,
     branch_id: job.branchId,
@@ -45,9 +44,55 @@ export async function insertJob (trx: TenantTransaction, job: NewJob): Promise<J
     reprint_of: job.reprintOf ?? null,
     created_at: now,
     updated_at: now
-  }).returningAll().executeTakeFirstOrThrow()
-  await insertEvent(trx, { tenant: job.tenant, jobId: job.id, state: 'queued', correlationId: job.correlationId, code: null, detail: null, ignored: false, at: now })
-  return row
+  }
+}
+
+/**
+ * Insert a job in state `queued` with its first event: one statement (a data-modifying
+ * CTE), so one round trip.
+ */
+export async function insertJob (trx: TenantTransaction, job: NewJob): Promise<JobRow> {
+  const now = new Date()
+  return await trx
+    .with('job', (db) => db.insertInto('print_jobs').values(newJobValues(job, now)).returningAll())
+    .with('event', (db) => db.insertInto('job_events').values({
+      tenant_id: job.tenant, job_id: job.id, state: 'queued', correlation_id: job.correlationId, code: null, detail: null, ignored: false, at: now
+    }))
+    .selectFrom('job').selectAll().executeTakeFirstOrThrow() as JobRow
+}
+
+/**
+ * Insert a job for the printer `job.printerId` of branch `job.branchId`, taking the
+ * printer's agent, with its first event: one statement. `null` when that printer does
+ * not exist in the tenant (row-level security) and branch; then nothing is written.
+ * With `claim`, the job is stored already claimed for its first publish, exactly as
+ * {@link claimForDispatch} would leave it (one attempt, `last_dispatched_at` now): the
+ * caller publishes it after commit (Dispatcher.publishClaimed).
+ */
+export async function insertJobForPrinter (trx: TenantTransaction, job: Omit<NewJob, 'agentId'>, options: { claim?: boolean } = {}): Promise<JobRow | null> {
+  const now = new Date()
+  const values = {
+    ...newJobValues({ ...job, agentId: '' }, now),
+    // Claimed for its first publish as it is stored (see claimForDispatch): saves the claim's own transaction.
+    ...(options.claim === true ? { dispatch_attempts: 1, last_dispatched_at: now } : {})
+  }
+  const { agent_id: _agent, ...fixed } = values
+  const columns = Object.keys(values) as Array<keyof typeof values>
+  const row = await trx
+    .with('job', (db) => db.insertInto('print_jobs')
+      .columns(columns)
+      .expression((eb) => eb.selectFrom('printers')
+        .select(columns.map((column) => column === 'agent_id' ? 'printers.agent_id' : eb.val((fixed as Record<string, unknown>)[column]).as(column)))
+        .where('printers.branch_id', '=', job.branchId).where('printers.id', '=', job.printerId))
+      .returningAll())
+    .with('event', (db) => db.insertInto('job_events')
+      .columns(['tenant_id', 'job_id', 'state', 'correlation_id', 'code', 'detail', 'ignored', 'at'])
+      .expression((eb) => eb.selectFrom('job').select([
+        'job.tenant_id', 'job.id', 'job.state', 'job.correlation_id',
+        eb.val(null).as('code'), eb.val(null).as('detail'), eb.val(false).as('ignored'), 'job.created_at'
+      ])))
+    .selectFrom('job').selectAll().executeTakeFirst()
+  return (row as JobRow | undefined) ?? null
 }
 
 /** One job, or null. */
@@ -74,28 +119,53 @@ export type TransitionOutcome =
   | { readonly kind: 'ignored', readonly job: JobRow }
   | { readonly kind: 'not-found' }
 
+/** Lock a job's row for the rest of the transaction and read it; null when there is none. */
+export async function lockJob (trx: TenantTransaction, jobId: string): Promise<JobRow | null> {
+  return (await trx.selectFrom('print_jobs').selectAll().where('id', '=', jobId).forUpdate().executeTakeFirst()) ?? null
+}
+
+/** Lock several jobs' rows (in id order, so concurrent lockers cannot deadlock) and read them. */
+export async function lockJobs (trx: TenantTransaction, jobIds: readonly string[]): Promise<Map<string, JobRow>> {
+  if (jobIds.length === 0) return new Map()
+  const rows = await trx.selectFrom('print_jobs').selectAll().where('id', 'in', jobIds).orderBy('id').forUpdate().execute()
+  return new Map(rows.map((row) => [row.id, row]))
+}
+
 /**
  * Move a job to `request.to` if the lifecycle allows it; otherwise record the request as
  * an ignored event. The row is locked for the rest of the transaction.
  */
 export async function transitionJob (trx: TenantTransaction, jobId: string, request: TransitionRequest): Promise<TransitionOutcome> {
-  const job = await trx.selectFrom('print_jobs').selectAll().where('id', '=', jobId).forUpdate().executeTakeFirst()
-  if (job === undefined) return { kind: 'not-found' }
+  const job = await lockJob(trx, jobId)
+  if (job === null) return { kind: 'not-found' }
+  return await transitionLockedJob(trx, job, request)
+}
+
+/**
+ * {@link transitionJob} for a job the caller has locked with {@link lockJob} in this
+ * transaction (`job` as read then). The event and the update are one statement.
+ */
+export async function transitionLockedJob (trx: TenantTransaction, job: JobRow, request: TransitionRequest): Promise<TransitionOutcome> {
   const now = new Date()
   const allowed = canTransition(job.state, request.to)
-  await insertEvent(trx, {
-    tenant: job.tenant_id, jobId, state: request.to, correlationId: request.correlationId,
+  const event = {
+    tenant_id: job.tenant_id, job_id: job.id, state: request.to, correlation_id: request.correlationId,
     code: request.code ?? null, detail: request.detail ?? null, ignored: !allowed, at: now
-  })
-  if (!allowed) return { kind: 'ignored', job }
-  const updated = await trx.updateTable('print_jobs')
+  }
+  if (!allowed) {
+    await trx.insertInto('job_events').values(event).execute()
+    return { kind: 'ignored', job }
+  }
+  const updated = await trx
+    .with('event', (db) => db.insertInto('job_events').values(event))
+    .updateTable('print_jobs')
     .set({
       state: request.to,
       updated_at: now,
       ...(request.code !== undefined ? { result_code: request.code } : {}),
       ...(request.detail !== undefined ? { result_detail: request.detail } : {})
     })
-    .where('id', '=', jobId)
+    .where('id', '=', job.id)
     .returningAll()
     .executeTakeFirstOrThrow()
   return { kind: 'applied', job: updated }
@@ -107,14 +177,44 @@ export async function transitionJob (trx: TenantTransaction, jobId: string, requ
  */
 export async function markDispatched (trx: TenantTransaction, jobId: string): Promise<JobRow | null> {
   const now = new Date()
-  const row = await trx.updateTable('print_jobs')
-    .set({ state: 'dispatched', updated_at: now })
-    .where('id', '=', jobId).where('state', '=', 'queued')
-    .returningAll()
-    .executeTakeFirst()
-  if (row === undefined) return null
-  await insertEvent(trx, { tenant: row.tenant_id, jobId, state: 'dispatched', correlationId: row.correlation_id, code: null, detail: null, ignored: false, at: now })
-  return row
+  const row = await trx
+    .with('updated', (db) => db.updateTable('print_jobs')
+      .set({ state: 'dispatched', updated_at: now })
+      .where('id', '=', jobId).where('state', '=', 'queued')
+      .returningAll())
+    .with('event', (db) => db.insertInto('job_events')
+      .columns(['tenant_id', 'job_id', 'state', 'correlation_id', 'code', 'detail', 'ignored', 'at'])
+      .expression((eb) => eb.selectFrom('updated').select([
+        'updated.tenant_id', 'updated.id', 'updated.state', 'updated.correlation_id',
+        eb.val(null).as('code'), eb.val(null).as('detail'), eb.val(false).as('ignored'), 'updated.updated_at'
+      ])))
+    .selectFrom('updated').selectAll().executeTakeFirst()
+  return (row as JobRow | undefined) ?? null
+}
+
+/**
+ * {@link markDispatched} for several jobs in one statement (the broker acknowledged
+ * their publishes meanwhile): returns the rows that moved from `queued`, each with its
+ * event written.
+ */
+export async function markManyDispatched (trx: TenantTransaction, jobIds: readonly string[]): Promise<JobRow[]> {
+  if (jobIds.length === 0) return []
+  const now = new Date()
+  const rows = await trx
+    .with('updated', (db) => db.updateTable('print_jobs')
+      .set({ state: 'dispatched', updated_at: now })
+      // Rows locked in id order first, like lockJobs, so batches cannot deadlock each other.
+      .where('id', 'in', db.selectFrom('print_jobs').select('id').where('id', 'in', jobIds).orderBy('id').forUpdate())
+      .where('state', '=', 'queued')
+      .returningAll())
+    .with('event', (db) => db.insertInto('job_events')
+      .columns(['tenant_id', 'job_id', 'state', 'correlation_id', 'code', 'detail', 'ignored', 'at'])
+      .expression((eb) => eb.selectFrom('updated').select([
+        'updated.tenant_id', 'updated.id', 'updated.state', 'updated.correlation_id',
+        eb.val(null).as('code'), eb.val(null).as('detail'), eb.val(false).as('ignored'), 'updated.updated_at'
+      ])))
+    .selectFrom('updated').selectAll().execute()
+  return rows as JobRow[]
 }
 
 /**
@@ -123,16 +223,38 @@ export async function markDispatched (trx: TenantTransaction, jobId: string): Pr
  * pending, not expired, and was not published at or after `lastAttemptBefore`.
  * Returns the job, or null when it was not claimed.
  */
-export async function claimForDispatch (trx: TenantTransaction, jobId: string, lastAttemptBefore: Date, options: { includeAccepted?: boolean } = {}): Promise<JobRow | null> {
+export async function claimForDispatch (trx: TenantTransaction, jobId: string, lastAttemptBefore: Date, options: AgentResendOptions | { includeAccepted?: false } = {}): Promise<JobRow | null> {
   return (await trx.updateTable('print_jobs')
     .set({ dispatch_attempts: sql`dispatch_attempts + 1`, last_dispatched_at: new Date() })
     .where('id', '=', jobId)
     .where((eb) => options.includeAccepted === true
-      ? eb.or([eb.and([eb('state', 'in', ['queued', 'dispatched']), eb('expires_at', '>', new Date())]), eb('state', '=', 'accepted')])
+      ? awaitingAgent(eb, options.publishedGraceSeconds)
       : eb.and([eb('state', 'in', ['queued', 'dispatched']), eb('expires_at', '>', new Date())]))
     .where((eb) => eb.or([eb('last_dispatched_at', 'is', null), eb('last_dispatched_at', '<', lastAttemptBefore)]))
     .returningAll()
     .executeTakeFirst()) ?? null
+}
+
+/** Claim for an agent that came back ({@link listJobsAwaitingAgent}). */
+export interface AgentResendOptions {
+  readonly includeAccepted: true
+  /** How long past its deadline a published job still goes to its agent (migration 0005). */
+  readonly publishedGraceSeconds: number
+}
+
+/**
+ * What an agent that came back is sent: jobs it has not accepted and that are within
+ * their deadline, or were published and are within the grace after it (the agent
+ * answers those from its journal, or reports them `expired` without printing), and jobs
+ * it accepted whose outcome we never heard.
+ */
+function awaitingAgent (eb: ExpressionBuilder<Database, 'print_jobs'>, publishedGraceSeconds: number): Expression<SqlBool> {
+  const now = Date.now()
+  return eb.or([
+    eb.and([eb('state', 'in', ['queued', 'dispatched']), eb('expires_at', '>', new Date(now))]),
+    eb.and([eb('state', 'in', ['queued', 'dispatched']), eb('last_dispatched_at', 'is not', null), eb('expires_at', '>', new Date(now - publishedGraceSeconds * 1000))]),
+    eb('state', '=', 'accepted')
+  ])
 }
 
 /**
@@ -141,10 +263,10 @@ export async function claimForDispatch (trx: TenantTransaction, jobId: string, l
  * been lost while this server was down): for those, the agent's journal re-publishes
  * the recorded result instead of printing again.
  */
-export async function listJobsAwaitingAgent (trx: TenantTransaction, branchId: string, agentId: string, limit: number): Promise<JobRow[]> {
+export async function listJobsAwaitingAgent (trx: TenantTransaction, branchId: string, agentId: string, limit: number, publishedGraceSeconds: number): Promise<JobRow[]> {
   return await trx.selectFrom('print_jobs').selectAll()
     .where('branch_id', '=', branchId).where('agent_id', '=', agentId)
-    .where((eb) => eb.or([eb.and([eb('state', 'in', ['queued', 'dispatched']), eb('expires_at', '>', new Date())]), eb('state', '=', 'accepted')]))
+    .where((eb) => awaitingAgent(eb, publishedGraceSeconds))
     .orderBy('created_at')
     .limit(limit)
     .execute()
@@ -169,23 +291,12 @@ export async function jobsToDispatch (db: Kysely<Database>, limit: number, queue
   return result.rows
 }
 
-/** (tenant, job) pairs past their deadline and not yet with an agent. */
-export async function jobsToExpire (db: Kysely<Database>, limit: number): Promise<Array<{ tenant_id: string, job_id: string }>> {
-  const result = await sql<{ tenant_id: string, job_id: string }>`select tenant_id, job_id from printmq_jobs_to_expire(${limit})`.execute(db)
+/**
+ * (tenant, job) pairs past their deadline and not yet accepted by an agent: at the
+ * deadline when never published, `publishedGraceSeconds` later when published (the
+ * agent decides in between; migration 0005).
+ */
+export async function jobsToExpire (db: Kysely<Database>, limit: number, publishedGraceSeconds: number): Promise<Array<{ tenant_id: string, job_id: string }>> {
+  const result = await sql<{ tenant_id: string, job_id: string }>`select tenant_id, job_id from printmq_jobs_to_expire(${limit}, ${publishedGraceSeconds})`.execute(db)
   return result.rows
-}
-
-async function insertEvent (trx: TenantTransaction, event: {
-  tenant: string, jobId: string, state: JobState, correlationId: string, code: number | null, detail: string | null, ignored: boolean, at: Date
-}): Promise<void> {
-  await trx.insertInto('job_events').values({
-    tenant_id: event.tenant,
-    job_id: event.jobId,
-    state: event.state,
-    correlation_id: event.correlationId,
-    code: event.code,
-    detail: event.detail,
-    ignored: event.ignored,
-    at: event.at
-  }).execute()
 }

@@ -33,13 +33,61 @@ export async function scopeTransaction (trx: TenantTransaction, tenant: string):
   await sql`select set_config('printmq.tenant', ${tenant}, true), set_config('role', ${RUNTIME_ROLE}, true)`.execute(trx)
 }
 
-/** Run `work` in a transaction that sees only `tenant`'s rows. */
+/** Databases whose driver runs a parameterless query as one multi-statement message. */
+const combinedBegin = new WeakSet<Kysely<Database>>()
+
+/**
+ * Declare that `db` runs parameterless queries with PostgreSQL's simple query protocol
+ * (node-postgres does; PGlite's `query` does not), so {@link withTenant} can send
+ * `begin` and the tenant scope in one round trip instead of two.
+ */
+export function enableCombinedBegin (db: Kysely<Database>): void { combinedBegin.add(db) }
+
+/** Values inlined into SQL text: ids only (design §3 pattern), so no quoting issue can arise. */
+const INLINE_SAFE = /^[A-Za-z0-9_.-]{1,128}$/
+
+/**
+ * `begin` and the tenant scope as one SQL text. Only for ids matching {@link INLINE_SAFE};
+ * anything else goes through the parameterized {@link scopeTransaction}.
+ */
+function beginScopedSql (tenant: string): string | null {
+  if (!INLINE_SAFE.test(tenant) || !INLINE_SAFE.test(RUNTIME_ROLE)) return null
+  return `begin; select set_config('printmq.tenant', '${tenant}', true), set_config('role', '${RUNTIME_ROLE}', true)`
+}
+
+/**
+ * Run `work` in a transaction that sees only `tenant`'s rows.
+ *
+ * On PostgreSQL (see {@link enableCombinedBegin}) the transaction is opened with one
+ * message carrying `begin` and the scope: every statement of `work` still runs after
+ * `set_config` took effect, in the same transaction, and commit or rollback end it as
+ * with Kysely's own transactions. One round trip fewer per transaction, and every
+ * job, login and state change opens at least one (docs/performance.md).
+ */
 export async function withTenant<T> (db: Kysely<Database>, tenant: string, work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
   const outer = surrounding.getStore()
   if (outer !== undefined && outer.db === db && outer.tenant === tenant) return await work(outer.trx)
-  return await db.transaction().execute(async (trx) => {
-    await scopeTransaction(trx, tenant)
-    return await work(trx)
+  const begin = combinedBegin.has(db) ? beginScopedSql(tenant) : null
+  if (begin === null) {
+    return await db.transaction().execute(async (trx) => {
+      await scopeTransaction(trx, tenant)
+      return await work(trx)
+    })
+  }
+  return await db.connection().execute(async (connection) => {
+    let result: T
+    try {
+      // If `begin` ran but the scope failed, the rollback below still ends the
+      // transaction, so the pooled connection never goes back with one open.
+      await sql.raw(begin).execute(connection)
+      // A Kysely bound to the one connection that holds the open transaction.
+      result = await work(connection as unknown as TenantTransaction)
+    } catch (err) {
+      await sql.raw('rollback').execute(connection).catch(() => {})
+      throw err
+    }
+    await sql.raw('commit').execute(connection)
+    return result
   })
 }
 

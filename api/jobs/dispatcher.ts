@@ -3,7 +3,8 @@
  * a job is published right after it is stored, again when its agent comes online
  * while it is not yet accepted, and by a periodic sweep while the broker never
  * acknowledged it. `queued` -> `dispatched` happens on the broker's PUBACK.
- * The sweep also expires jobs that never reached an agent before their deadline.
+ * The sweep also expires jobs no agent accepted before their deadline (published ones
+ * after a grace period, in which the agent's own answer decides).
  */
 import type { Kysely } from 'kysely'
 import type { AgentRef } from '../../shared/ids.js'
@@ -12,9 +13,10 @@ import { encodeMessage, type JobContent } from '../../shared/messages.js'
 import { RESULT_CODES } from '../../shared/job-states.js'
 import { agentTopic } from '../../shared/topics.js'
 import {
-  claimForDispatch, findJob, jobsToDispatch, jobsToExpire, listJobsAwaitingAgent, markDispatched, transitionJob, type JobRow
+  claimForDispatch, findJob, jobsToDispatch, jobsToExpire, listJobsAwaitingAgent, markManyDispatched, transitionJob, type AgentResendOptions, type JobRow
 } from '../db/jobs-repository.js'
 import type { Database } from '../db/schema.js'
+import { listCancelsToResend } from '../db/job-queries.js'
 import { withTenant } from '../db/tenant-scope.js'
 import type { ServiceClient } from '../mqtt/service-client.js'
 import type { JobChanges } from './job-changes.js'
@@ -35,6 +37,13 @@ export interface DispatcherOptions {
    * in-memory session. The agent's journal discards any duplicate.
    */
   readonly unacceptedAfterSeconds?: number
+  /**
+   * A job that went out to its agent expires on the server only this long after its
+   * deadline (default 120 s): until then the agent decides, since it may have printed
+   * it just before the deadline (migration 0005). Never-published jobs expire at the
+   * deadline.
+   */
+  readonly publishedExpiryGraceSeconds?: number
   /** Whether an agent is online now (only online agents get unaccepted jobs again). */
   readonly isAgentOnline?: (ref: AgentRef) => boolean
   /** Jobs handled per sweep. */
@@ -46,9 +55,15 @@ export class Dispatcher {
   readonly #options: DispatcherOptions
   readonly #log: Logger
   readonly #inFlight = new Set<string>()
+  /** PUBACKed jobs waiting to be marked dispatched, per tenant (see #markDispatched). */
+  readonly #toMark = new Map<string, Array<{ readonly jobId: string, readonly resolve: (row: JobRow | null) => void, readonly reject: (err: unknown) => void }>>()
+  /** Tenants with a mark-dispatched transaction running. */
+  readonly #marking = new Set<string>()
   #timer: NodeJS.Timeout | null = null
   #sweeping: Promise<void> | null = null
   #stopped = true
+
+  get #publishedGraceSeconds (): number { return this.#options.publishedExpiryGraceSeconds ?? 120 }
 
   constructor (options: DispatcherOptions) {
     this.#options = options
@@ -69,15 +84,51 @@ export class Dispatcher {
     void this.#dispatch(tenant, jobId, this.#redispatchBefore())
   }
 
+  /** Whether a job stored now may be claimed as it is stored (see {@link publishClaimed}). */
+  get canPublishNow (): boolean { return !this.#stopped && this.#options.mqtt.connected }
+
+  /**
+   * Publish a job that was claimed in the transaction that stored it (insertJobForPrinter
+   * with `claim`), once that committed: the same as {@link notify} without the claim's
+   * own transaction. Never throws; a publish that fails is retried by the sweep after
+   * `redispatchAfterSeconds`, as after any claim.
+   */
+  publishClaimed (job: JobRow): void {
+    const jobKey = `${job.tenant_id}/${job.id}`
+    if (this.#inFlight.has(jobKey)) return
+    this.#inFlight.add(jobKey)
+    void this.#publish(job).finally(() => { this.#inFlight.delete(jobKey) })
+  }
+
   /**
    * An agent came online (its health reached us at `onlineAt`): publish again every job
    * it has not accepted that was last published before then. Jobs published later went
    * to its live session already.
    */
   async resendForAgent (ref: AgentRef, onlineAt: Date): Promise<void> {
-    const jobs = await withTenant(this.#options.db, ref.tenant, (trx) => listJobsAwaitingAgent(trx, ref.branch, ref.agent, 1000))
+    const jobs = await withTenant(this.#options.db, ref.tenant, (trx) => listJobsAwaitingAgent(trx, ref.branch, ref.agent, 1000, this.#publishedGraceSeconds))
     if (jobs.length > 0) this.#log.info({ tenant: ref.tenant, branch: ref.branch, agent: ref.agent, jobs: jobs.length }, 'resending jobs to agent')
-    await Promise.all(jobs.map((job) => this.#dispatch(job.tenant_id, job.id, onlineAt, { includeAccepted: true })))
+    await Promise.all(jobs.map((job) => this.#dispatch(job.tenant_id, job.id, onlineAt, { includeAccepted: true, publishedGraceSeconds: this.#publishedGraceSeconds })))
+    // A cancel published while the agent was away (or lost with a broker) goes again.
+    const canceled = await withTenant(this.#options.db, ref.tenant, (trx) => listCancelsToResend(trx, ref.branch, ref.agent, 1000))
+    await Promise.all(canceled.map(async (job) => { await this.publishCancel(job) }))
+  }
+
+  /**
+   * Tell the agent that a job it may hold is canceled (`job-cancel` on its `jobs` topic,
+   * after the job itself, so MQTT keeps them in order). The agent answers with a result.
+   * Never throws: a cancel that does not go out now is sent again when the agent comes
+   * online (see listCancelsToResend).
+   */
+  async publishCancel (job: JobRow): Promise<void> {
+    const log = this.#log.child({ jobId: job.id, correlationId: job.correlation_id })
+    try {
+      const ref = { tenant: job.tenant_id, branch: job.branch_id, agent: job.agent_id }
+      await this.#options.mqtt.publish(agentTopic(ref, 'jobs'), encodeMessage('job-cancel', job.correlation_id, { jobId: job.id, printerId: job.printer_id }))
+      log.info({ agent: job.agent_id }, 'job cancel sent to agent')
+    } catch (err) {
+      log.warn({ err }, 'job cancel not sent now; it is sent again when the agent comes online')
+    }
   }
 
   /** Run one sweep unless one is running. */
@@ -99,7 +150,7 @@ export class Dispatcher {
   async #sweepOnce (): Promise<void> {
     const { db } = this.#options
     const batch = this.#options.batchSize ?? 200
-    for (const { tenant_id: tenant, job_id: jobId } of await jobsToExpire(db, batch)) {
+    for (const { tenant_id: tenant, job_id: jobId } of await jobsToExpire(db, batch, this.#publishedGraceSeconds)) {
       const outcome = await withTenant(db, tenant, async (trx) => {
         const job = await findJob(trx, jobId)
         if (job === null || (job.state !== 'queued' && job.state !== 'dispatched')) return null
@@ -128,7 +179,7 @@ export class Dispatcher {
    * Claim and publish one job; marks it dispatched on PUBACK. Never throws.
    * `lastAttemptBefore`: see claimForDispatch.
    */
-  async #dispatch (tenant: string, jobId: string, lastAttemptBefore: Date, claim: { includeAccepted?: boolean } = {}): Promise<void> {
+  async #dispatch (tenant: string, jobId: string, lastAttemptBefore: Date, claim: AgentResendOptions | { includeAccepted?: false } = {}): Promise<void> {
     const jobKey = `${tenant}/${jobId}`
     if (this.#inFlight.has(jobKey) || !this.#options.mqtt.connected) return
     this.#inFlight.add(jobKey)
@@ -143,9 +194,38 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * `queued` -> `dispatched` after the broker's PUBACK, with group commit: the first job
+   * of a tenant is marked at once; jobs acknowledged while that transaction runs are
+   * marked together in the next one (one statement for all, markManyDispatched), so
+   * under load a few transactions carry many jobs. A failure rejects the whole batch:
+   * those jobs stay `queued` and the sweep publishes them again, as before.
+   */
+  async #markDispatched (job: JobRow): Promise<JobRow | null> {
+    return await new Promise<JobRow | null>((resolve, reject) => {
+      const tenant = job.tenant_id
+      let waiting = this.#toMark.get(tenant)
+      if (waiting === undefined) { waiting = []; this.#toMark.set(tenant, waiting) }
+      waiting.push({ jobId: job.id, resolve, reject })
+      if (!this.#marking.has(tenant)) this.#flushMarks(tenant)
+    })
+  }
+
+  #flushMarks (tenant: string): void {
+    const waiting = this.#toMark.get(tenant) ?? []
+    if (waiting.length === 0) { this.#marking.delete(tenant); this.#toMark.delete(tenant); return }
+    const batch = waiting.splice(0, 500)
+    this.#marking.add(tenant)
+    withTenant(this.#options.db, tenant, (trx) => markManyDispatched(trx, batch.map((b) => b.jobId))).then((rows) => {
+      const byId = new Map(rows.map((row) => [row.id, row]))
+      for (const b of batch) b.resolve(byId.get(b.jobId) ?? null)
+    }, (err: unknown) => {
+      for (const b of batch) b.reject(err)
+    }).finally(() => { this.#flushMarks(tenant) })
+  }
+
   async #publish (job: JobRow): Promise<void> {
     const log = this.#log.child({ jobId: job.id, correlationId: job.correlation_id })
-    const { db } = this.#options
     try {
       const ref = { tenant: job.tenant_id, branch: job.branch_id, agent: job.agent_id }
       const payload = encodeMessage('print-job', job.correlation_id, {
@@ -157,7 +237,7 @@ export class Dispatcher {
         ...(job.reference !== null ? { reference: job.reference } : {})
       })
       await this.#options.mqtt.publish(agentTopic(ref, 'jobs'), payload)
-      const marked = await withTenant(db, job.tenant_id, (trx) => markDispatched(trx, job.id))
+      const marked = await this.#markDispatched(job)
       if (marked !== null) {
         log.info({ agent: job.agent_id }, 'job dispatched')
         this.#options.changes.emit({ tenant: job.tenant_id, jobId: job.id, state: 'dispatched' })

@@ -11,7 +11,7 @@ import type { JobContent, JobResultMessage } from '../../shared/messages.js'
 import { canAccessBranch, type AuthContext } from '../auth/claims.js'
 import { findBranch } from '../db/branches-repository.js'
 import { cancelJob, listJobs } from '../db/job-queries.js'
-import { findJob, insertJob, listJobEvents, transitionJob, type JobEventRow, type JobRow } from '../db/jobs-repository.js'
+import { findJob, insertJob, insertJobForPrinter, listJobEvents, lockJobs, transitionLockedJob, type JobEventRow, type JobRow, type TransitionOutcome } from '../db/jobs-repository.js'
 import { findPrinter } from '../db/printers-repository.js'
 import type { Database } from '../db/schema.js'
 import { afterCommit, withTenant } from '../db/tenant-scope.js'
@@ -51,6 +51,20 @@ export interface JobPage {
   readonly nextCursor: string | null
 }
 
+/** Results that mean paper may have come out. */
+const PAPER_MAY_HAVE_COME_OUT: ReadonlySet<string> = new Set(['printed', 'unconfirmed'])
+
+/**
+ * Detail of a result for a canceled job (always recorded as ignored): it says plainly
+ * when the ticket came out anyway, e.g. `printed after cancel`.
+ */
+function afterCancelDetail (result: JobResultMessage): string | null {
+  const agentDetail = result.detail !== undefined ? `: ${result.detail}` : ''
+  if (result.state === 'printed') return `printed after cancel${agentDetail}`
+  if (result.state === 'unconfirmed') return `may have printed after cancel${agentDetail}`
+  return result.detail ?? null
+}
+
 /** Jobs per page when the caller does not say. */
 export const DEFAULT_PAGE_SIZE = 50
 
@@ -74,10 +88,13 @@ export interface JobServiceOptions {
 export class JobService {
   readonly #options: JobServiceOptions
   readonly #log: Logger
+  /** Results of each tenant applied together (group commit), see {@link ResultBatcher}. */
+  readonly #results: ResultBatcher
 
   constructor (options: JobServiceOptions) {
     this.#options = options
     this.#log = options.logger.child({ component: 'api.jobs' })
+    this.#results = new ResultBatcher(options.db)
   }
 
   /** Store a new job (state `queued`) and hand it to the dispatcher. */
@@ -85,21 +102,21 @@ export class JobService {
     if (!canAccessBranch(auth, submission.branchId)) throw new BranchNotFoundError(submission.branchId)
     const ttl = submission.ttlSeconds ?? DEFAULT_TTL_SECONDS
     const job = await withTenant(this.#options.db, auth.tenant, async (trx) => {
-      if (await findBranch(trx, submission.branchId) === null) throw new BranchNotFoundError(submission.branchId)
-      const printer = await findPrinter(trx, submission.branchId, submission.printerId)
-      if (printer === null) throw new PrinterNotFoundError(submission.printerId)
-      return await insertJob(trx, {
+      // One statement: the printer's agent, the job and its first event (a round trip per job saved counts: docs/performance.md).
+      const inserted = await insertJobForPrinter(trx, {
         tenant: auth.tenant,
         id: newId(),
         branchId: submission.branchId,
         printerId: submission.printerId,
-        agentId: printer.agent_id,
         content: submission.content,
         copies: submission.copies ?? 1,
         reference: submission.reference ?? null,
         correlationId,
         expiresAt: new Date(Date.now() + ttl * 1000)
-      })
+      }, { claim: this.#options.dispatcher.canPublishNow })
+      if (inserted !== null) return inserted
+      if (await findBranch(trx, submission.branchId) === null) throw new BranchNotFoundError(submission.branchId)
+      throw new PrinterNotFoundError(submission.printerId)
     })
     this.#queued(job)
     return job
@@ -110,13 +127,18 @@ export class JobService {
     afterCommit(() => {
       this.#log.info({ jobId: job.id, correlationId: job.correlation_id, branch: job.branch_id, printer: job.printer_id, reprintOf: job.reprint_of }, 'job queued')
       this.#options.changes.emit({ tenant: job.tenant_id, jobId: job.id, state: 'queued' })
-      this.#options.dispatcher.notify(job.tenant_id, job.id)
+      // A job claimed as it was stored is published at once; others are claimed first.
+      if (job.last_dispatched_at !== null) this.#options.dispatcher.publishClaimed(job)
+      else this.#options.dispatcher.notify(job.tenant_id, job.id)
     })
   }
 
   /**
    * Cancel a job no agent has accepted yet. Canceling a canceled job answers it again;
-   * any other state is a 409 naming it.
+   * any other state is a 409 naming it. A job that was already published (it may sit in
+   * the agent's MQTT queue or printer queue) is also canceled at the agent: a
+   * `job-cancel` goes out once the cancel is committed, and the agent prints it only if
+   * it had already started (its real result is then kept in the history, ignored).
    */
   async cancel (auth: AuthContext, jobId: string, correlationId: string): Promise<JobRow> {
     const outcome = await withTenant(this.#options.db, auth.tenant, async (trx) => {
@@ -127,9 +149,11 @@ export class JobService {
     if (outcome === null || outcome.kind === 'not-found') throw new JobNotFoundError(jobId)
     if (outcome.kind === 'too-late') throw new JobNotCancelableError(jobId, outcome.job.state)
     if (outcome.kind === 'canceled') {
+      const job = outcome.job
       afterCommit(() => {
-        this.#log.info({ jobId, correlationId }, 'job canceled')
+        this.#log.info({ jobId, correlationId, jobCorrelationId: job.correlation_id, published: job.last_dispatched_at !== null }, 'job canceled')
         this.#options.changes.emit({ tenant: auth.tenant, jobId, state: 'canceled' })
+        if (job.last_dispatched_at !== null) void this.#options.dispatcher.publishCancel(job)
       })
     }
     return outcome.job
@@ -228,25 +252,91 @@ export class JobService {
   /** Apply a result an agent reported; duplicates and out-of-order results are recorded as ignored. */
   async applyResult (agent: AgentRef, result: JobResultMessage): Promise<void> {
     const log = this.#log.child({ jobId: result.jobId, correlationId: result.correlationId })
-    const outcome = await withTenant(this.#options.db, agent.tenant, async (trx) => {
-      const job = await findJob(trx, result.jobId)
-      if (job === null || job.branch_id !== agent.branch || job.agent_id !== agent.agent) return null
-      return await transitionJob(trx, result.jobId, {
-        to: result.state,
-        correlationId: result.correlationId,
-        code: result.code,
-        detail: result.detail ?? null
-      })
-    })
+    const outcome = await this.#results.apply(agent, result)
     if (outcome === null || outcome.kind === 'not-found') {
       log.warn({ agent: agent.agent }, 'result for a job this agent does not have')
       return
     }
     if (outcome.kind === 'ignored') {
-      log.info({ state: result.state, current: outcome.job.state, replay: result.replay === true }, 'result ignored')
+      if (outcome.job.state === 'canceled' && PAPER_MAY_HAVE_COME_OUT.has(result.state)) {
+        // The cancel reached the agent too late; the history says what really happened.
+        log.warn({ state: result.state, code: result.code }, 'job printed after cancel')
+      } else {
+        log.info({ state: result.state, current: outcome.job.state, replay: result.replay === true }, 'result ignored')
+      }
       return
     }
     log.info({ state: result.state, code: result.code }, 'job result applied')
     this.#options.changes.emit({ tenant: agent.tenant, jobId: result.jobId, state: result.state })
+  }
+}
+
+interface PendingResult {
+  readonly agent: AgentRef
+  readonly result: JobResultMessage
+  readonly resolve: (outcome: TransitionOutcome | null) => void
+  readonly reject: (err: unknown) => void
+}
+
+/**
+ * Applies agents' results with group commit: the first result of a tenant goes at once
+ * in its own transaction; results arriving while it runs (other agents, other jobs) go
+ * together in the next one: one lock statement for their jobs (id order) and one
+ * statement per result, instead of a transaction each. Each caller gets its own outcome
+ * after the commit. A batch that fails is retried one result per transaction, so one
+ * bad result never takes others with it; a single result's error goes to its caller
+ * (the inbound router retries while the database is unreachable).
+ */
+class ResultBatcher {
+  readonly #db: Kysely<Database>
+  readonly #waiting = new Map<string, PendingResult[]>()
+  readonly #running = new Set<string>()
+
+  constructor (db: Kysely<Database>) { this.#db = db }
+
+  /** Lock and transition the result's job; null when the job is not this agent's. */
+  async apply (agent: AgentRef, result: JobResultMessage): Promise<TransitionOutcome | null> {
+    return await new Promise((resolve, reject) => {
+      let waiting = this.#waiting.get(agent.tenant)
+      if (waiting === undefined) { waiting = []; this.#waiting.set(agent.tenant, waiting) }
+      waiting.push({ agent, result, resolve, reject })
+      if (!this.#running.has(agent.tenant)) this.#flush(agent.tenant)
+    })
+  }
+
+  #flush (tenant: string): void {
+    const waiting = this.#waiting.get(tenant) ?? []
+    if (waiting.length === 0) { this.#running.delete(tenant); this.#waiting.delete(tenant); return }
+    const batch = waiting.splice(0, 200)
+    this.#running.add(tenant)
+    this.#run(tenant, batch).then((outcomes) => {
+      batch.forEach((pending, i) => { pending.resolve(outcomes[i] ?? null) })
+    }, async (err: unknown) => {
+      if (batch.length === 1) { batch[0]?.reject(err); return }
+      for (const pending of batch) {
+        await this.#run(tenant, [pending]).then((outcomes) => { pending.resolve(outcomes[0] ?? null) }, pending.reject)
+      }
+    }).finally(() => { this.#flush(tenant) })
+  }
+
+  async #run (tenant: string, batch: readonly PendingResult[]): Promise<Array<TransitionOutcome | null>> {
+    return await withTenant(this.#db, tenant, async (trx) => {
+      const jobs = await lockJobs(trx, [...new Set(batch.map((p) => p.result.jobId))])
+      const outcomes: Array<TransitionOutcome | null> = []
+      for (const { agent, result } of batch) {
+        const job = jobs.get(result.jobId)
+        if (job === undefined || job.branch_id !== agent.branch || job.agent_id !== agent.agent) { outcomes.push(null); continue }
+        const outcome = await transitionLockedJob(trx, job, {
+          to: result.state,
+          correlationId: result.correlationId,
+          code: result.code,
+          detail: job.state === 'canceled' ? afterCancelDetail(result) : (result.detail ?? null)
+        })
+        // Two results for one job in a batch: the second sees the first's state.
+        if (outcome.kind === 'applied') jobs.set(job.id, outcome.job)
+        outcomes.push(outcome)
+      }
+      return outcomes
+    })
   }
 }

@@ -46,9 +46,20 @@ export async function stopLoad (processes: readonly LoadProcess[]): Promise<void
   }))
 }
 
+/**
+ * Node options that make a measured process (broker, server) write a V8 CPU profile
+ * into the directory of `--cpu-prof DIR` (set as BENCH_CPU_PROF_DIR by bench/run.ts)
+ * when it exits. Load generators are never profiled. Summarize with
+ * `node --import tsx bench/lib/profile-summary.ts FILE.cpuprofile`.
+ */
+export function profileArgs (): string[] {
+  const dir = process.env.BENCH_CPU_PROF_DIR
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+}
+
 /** Spawn `node --import tsx script` and wait for its first JSON line on stdout. */
 export async function spawnWithJsonLine (script: string, env: Record<string, string>): Promise<{ child: ChildProcess, line: any }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${here}${script}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', `${here}${script}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   for await (const text of lines) {
     try { return { child, line: JSON.parse(text) } } catch {}

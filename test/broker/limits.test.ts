@@ -3,10 +3,11 @@
  * bounds, failed-login throttling, and the counters of stats().
  */
 import { connect } from 'node:net'
+import { PassThrough } from 'node:stream'
 import t, { type Test } from 'tap'
 import { createAuthenticator } from '../../broker/authenticator.js'
 import { PrintmqBroker } from '../../broker/broker.js'
-import { FixedHeaderScanner } from '../../broker/packet-size-guard.js'
+import { FixedHeaderScanner, guardPacketSize } from '../../broker/packet-size-guard.js'
 import { createLogger } from '../../shared/logger.js'
 import { capturingLogger } from '../helpers/log-capture.js'
 import { connackCode } from '../helpers/mqtt.js'
@@ -37,6 +38,23 @@ t.test('the fixed-header scanner finds the announced size across chunk boundarie
   const small = new FixedHeaderScanner(1000)
   t.equal(small.feed(Buffer.concat([Buffer.from([0x30, 0x0a]), Buffer.alloc(10), Buffer.from([0xc0, 0x00])])), null, 'bodies are skipped, the next header is read')
   t.same(new FixedHeaderScanner(1000).feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff])), { announcedBytes: null, limitBytes: 1000 }, 'a fifth length byte is malformed [MQTT-2.2.3]')
+})
+
+t.test('the guard checks each chunk before a reader sees it, in flowing mode too, and writes pass untouched', async (t) => {
+  const stream = new PassThrough()
+  const violations: unknown[] = []
+  const guarded = guardPacketSize(stream, 100, (v) => { violations.push(v) })
+  t.equal(guarded, stream, 'the connection itself is guarded, no wrapper stream')
+  const seen: Buffer[] = []
+  stream.on('data', (chunk: Buffer) => { seen.push(chunk) })
+  stream.write(Buffer.from([0xc0, 0x00]))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(seen, [Buffer.from([0xc0, 0x00])], 'a packet within the limit passes')
+  stream.write(Buffer.from([0x30, 0xe8, 0x07])) // PUBLISH announcing 1,000 bytes
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(seen.length, 1, 'the oversized header never reached the reader')
+  t.same(violations, [{ announcedBytes: 1 + 2 + 1000, limitBytes: 100 }])
+  t.ok(stream.destroyed, 'the connection is destroyed')
 })
 
 t.test('a client announcing a packet over the limit is disconnected before the body is read', async (t) => {
