@@ -10,7 +10,8 @@ import { AgentBadLicenseError, AgentBadLogLevelError, AgentBadSettingError, Agen
 
 /** Flags of `printmq agent`, as `node:util` `parseArgs` returns them. */
 export interface AgentFlags {
-  readonly url?: string | undefined
+  /** One or more broker URLs: the flag may be repeated, each value comma-separated. */
+  readonly url?: string | readonly string[] | undefined
   readonly license?: string | undefined
   readonly 'state-dir'?: string | undefined
   readonly 'log-level'?: string | undefined
@@ -38,8 +39,13 @@ const FILE_KEYS: Readonly<Record<string, string>> = Object.freeze({
 
 /** Validated agent configuration. */
 export interface AgentConfig {
-  /** Broker URL: `mqtt://`, `mqtts://`, `ws://` or `wss://`. */
+  /** Broker URL: `mqtt://`, `mqtts://`, `ws://` or `wss://` (the first of `urls`). */
   readonly url: string
+  /**
+   * Every broker URL, in order of preference: instances of a cluster. The agent moves
+   * to the next when the one it uses goes away.
+   */
+  readonly urls: readonly string[]
   /** The license key; never log it. */
   readonly licenseKey: string
   /** The agent the license key names. */
@@ -64,7 +70,7 @@ export const DEFAULT_STATE_DIR = './.agent-state'
 
 interface Setting { readonly value: string | undefined, readonly source: string }
 
-function pick (flags: AgentFlags, flagName: keyof AgentFlags, env: NodeJS.ProcessEnv, variable: string, file: AgentFileConfig, fileName: string): Setting {
+function pick (flags: Omit<AgentFlags, 'url'>, flagName: Exclude<keyof AgentFlags, 'url'>, env: NodeJS.ProcessEnv, variable: string, file: AgentFileConfig, fileName: string): Setting {
   const flag = flags[flagName]
   if (flag !== undefined) return { value: flag, source: `--${flagName}` }
   if (env[variable] !== undefined) return { value: env[variable], source: variable }
@@ -86,6 +92,22 @@ function checkFile (file: AgentFileConfig, fileName: string): void {
   for (const key of Object.keys(file)) {
     if (FILE_KEYS[key] === undefined) throw new AgentBadSettingError(fileName, `unknown setting ${JSON.stringify(key)}; known: ${Object.keys(FILE_KEYS).join(', ')}`)
   }
+}
+
+/**
+ * The broker URLs: `--url` (repeated and/or comma-separated), else `PRINTMQ_URL`
+ * (comma-separated), else the file's `url` (a string, comma-separated, or an array).
+ */
+function checkUrls (flags: AgentFlags, env: NodeJS.ProcessEnv, file: AgentFileConfig, fileName: string): string[] {
+  let setting: { values: readonly unknown[], source: string }
+  if (flags.url !== undefined) setting = { values: typeof flags.url === 'string' ? [flags.url] : flags.url, source: '--url' }
+  else if (env.PRINTMQ_URL !== undefined) setting = { values: [env.PRINTMQ_URL], source: 'PRINTMQ_URL' }
+  else if (file.url !== undefined) setting = { values: Array.isArray(file.url) ? file.url : [file.url], source: `${fileName}: url` }
+  else setting = { values: [], source: '--url / PRINTMQ_URL' }
+  const { source } = setting
+  const urls = setting.values.flatMap((value) => String(value).split(',')).map((url) => url.trim()).filter((url) => url !== '')
+  if (urls.length === 0) checkUrl({ value: undefined, source })
+  return urls.map((value) => checkUrl({ value, source }))
 }
 
 function checkUrl ({ value, source }: Setting): string {
@@ -140,10 +162,12 @@ export const AGENT_DEFAULTS = Object.freeze({ healthIntervalMs: 15_000, statusIn
  */
 export function loadAgentConfig (flags: AgentFlags, env: NodeJS.ProcessEnv, file: AgentFileConfig = {}, fileName = 'config file'): AgentConfig {
   checkFile(file, fileName)
-  const get = (flag: keyof AgentFlags, variable: string): Setting => pick(flags, flag, env, variable, file, fileName)
+  const get = (flag: Exclude<keyof AgentFlags, 'url'>, variable: string): Setting => pick(flags, flag, env, variable, file, fileName)
   const license = checkLicense(get('license', 'PRINTMQ_LICENSE'))
+  const urls = checkUrls(flags, env, file, fileName)
   return Object.freeze({
-    url: checkUrl(get('url', 'PRINTMQ_URL')),
+    url: urls[0] as string,
+    urls: Object.freeze(urls),
     licenseKey: license.key,
     agent: Object.freeze({ ...license.agent }),
     stateDir: checkStateDir(get('state-dir', 'PRINTMQ_STATE_DIR')),

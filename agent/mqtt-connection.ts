@@ -38,6 +38,12 @@ export type MessageHandler = (packet: IPublishPacket) => Promise<void>
 /** Options of {@link MqttConnection}. */
 export interface MqttConnectionOptions {
   readonly url: string
+  /**
+   * Several brokers (instances of a cluster; `url` is then ignored): the first is tried
+   * first, and each reconnect goes to the next, so an agent whose broker went away lands
+   * on another. WebSocket URLs share the path of the first.
+   */
+  readonly urls?: readonly string[]
   readonly identity: MqttIdentity
   /** The license key; never logged. */
   readonly password: string
@@ -96,8 +102,12 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   start (): void {
     if (this.#client !== null) return
     this.#stopping = false
-    const { identity, password, url } = this.#options
+    const { identity, password } = this.#options
+    const urls = this.#options.urls !== undefined && this.#options.urls.length > 0 ? this.#options.urls : [this.#options.url]
+    const url = urls[0] as string
     const client = connect(url, {
+      // mqtt.js takes host, port and protocol of the next server on every (re)connect.
+      ...(urls.length > 1 ? { servers: urls.map(serverOf) } : {}),
       clientId: identity.clientId,
       username: identity.username,
       password,
@@ -106,6 +116,9 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       keepalive: KEEPALIVE_SECONDS,
       connectTimeout: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       reconnectPeriod: 0,
+      // mqtt-packet otherwise pre-builds a 2-byte Buffer for each of the 65,536 packet
+      // ids on the first write: about 6 MB of heap on a device that sends a few a minute.
+      writeCache: false,
       resubscribe: false,
       will: this.#willFor(this.#sessionId)
     })
@@ -120,7 +133,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       if (this.#everConnected) this.#reconnects++
       this.#everConnected = true
       this.#attempt = 0
-      this.#log.info({ url: redactUrl(url), sessionPresent: connack.sessionPresent, reconnects: this.#reconnects }, 'mqtt connected')
+      this.#log.info({ url: urls.length > 1 ? currentUrl(client) : redactUrl(url), sessionPresent: connack.sessionPresent, reconnects: this.#reconnects }, 'mqtt connected')
       this.emit('connect', { sessionId: this.#sessionId, sessionPresent: connack.sessionPresent })
     })
     client.on('error', (err) => {
@@ -197,6 +210,20 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     const { topic, payload } = this.#options.will(sessionId)
     return { topic, payload, qos: 1, retain: true }
   }
+}
+
+/** One entry of mqtt.js' `servers` option. */
+function serverOf (url: string): { host: string, port: number, protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss' } {
+  const parsed = new URL(url)
+  const protocol = parsed.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'ws' | 'wss'
+  const defaultPort = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 }[protocol]
+  return { host: parsed.hostname, port: parsed.port === '' ? defaultPort : Number(parsed.port), protocol }
+}
+
+/** The broker a client with several servers is connected to, for logs. */
+function currentUrl (client: MqttClient): string {
+  const { protocol, hostname, port } = client.options
+  return `${protocol ?? 'mqtt'}://${hostname ?? ''}:${port ?? ''}`
 }
 
 /** The URL without credentials or query, for logs. */

@@ -19,6 +19,7 @@ import { clientIdRefusal } from './client-id.js'
 import { createStreamPair } from './in-process-connection.js'
 import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js'
 import { clearSession } from './session-cleanup.js'
+import type { ClusterBackends } from './cluster.js'
 import { guardPacketSize } from './packet-size-guard.js'
 import type { AgentPrincipal, Principal } from './principal.js'
 
@@ -41,6 +42,11 @@ export interface BrokerOptions {
   readonly tls?: { readonly cert: Buffer | string, readonly key: Buffer | string, readonly port: number } | null
   /** Failed-login throttling (default 10 failures per minute per address and per login name). */
   readonly loginThrottle?: LoginThrottleOptions
+  /**
+   * Join a cluster: fan-out and persistence in Redis (broker/cluster.ts). Null or
+   * absent: one broker, in memory.
+   */
+  readonly cluster?: ClusterBackends | null
 }
 
 /** Default {@link BrokerOptions.maxPacketBytes}: 1 MiB. */
@@ -55,6 +61,12 @@ export const DEFAULT_LISTEN_BACKLOG = 4096
 export const DEFAULT_LOGIN_THROTTLE: LoginThrottleOptions = Object.freeze({ maxFailures: 10, windowMs: 60_000 })
 
 interface WillPacket { topic: string, payload: Buffer, retain: boolean, qos: number }
+
+/** The part of Aedes' persistence that holds retained messages and Wills. */
+interface WillStore {
+  createRetainedStream: (pattern: string) => AsyncIterable<{ payload: Buffer }>
+  delWill: (client: { id?: string, brokerId?: string }) => Promise<unknown>
+}
 
 /** Counters since the broker started, for metrics. */
 export interface BrokerStats {
@@ -109,7 +121,9 @@ export class PrintmqBroker {
   /** Start Aedes and the TCP (and TLS) listeners; resolves with the bound ports (or null). */
   async start (): Promise<{ port: number | null, tlsPort: number | null }> {
     if (this.#aedes !== null) throw new Error('broker already started')
+    const cluster = this.#options.cluster ?? null
     const aedes = await Aedes.createBroker({
+      ...(cluster !== null ? { mq: cluster.mq, persistence: cluster.persistence, heartbeatInterval: cluster.heartbeatIntervalMs } : {}),
       connectTimeout: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       // Refuses keepalive 0 (a half-open socket would never be noticed) and anything
       // above the limit [MQTT-3.1.2-24: the server closes after 1.5 x keepalive].
@@ -137,6 +151,14 @@ export class PrintmqBroker {
         done(null, subscription)
       },
       authorizePublish: (client, packet, done) => {
+        if (cluster !== null && this.#isWillOfAnotherBroker(packet as { brokerId?: unknown })) {
+          this.#authorizeWillOfAnotherBroker(client, packet).then((refusal) => {
+            if (refusal !== null) this.#log.info({ clientId: client?.id ?? null, topic: packet.topic, reason: refusal }, 'publish refused')
+            // Aedes reports the refusal of a Will it publishes as a broker 'error'.
+            done(refusal === null ? null : Object.assign(new Error(refusal), { willRefused: true }))
+          }, (err: unknown) => { done(err as Error) })
+          return
+        }
         const request: PublishRequest = { topic: packet.topic, payload: toBuffer(packet.payload), retain: packet.retain, qos: packet.qos }
         const refusal = this.#authorizePublish(client, request)
         if (refusal !== null) {
@@ -148,6 +170,10 @@ export class PrintmqBroker {
       },
       authorizeForward: (client, packet) => {
         if (this.#cut.has(client)) return null
+        // In a cluster every server's own client sees every message, but a job result
+        // is applied by the server whose broker the agent published it to: once, not
+        // once per instance.
+        if (cluster !== null && packet.brokerId !== aedes.id && this.#principals.get(client)?.kind === 'service' && isResultTopic(packet.topic)) return null
         this.#messagesOut++
         return packet
       }
@@ -165,6 +191,12 @@ export class PrintmqBroker {
         this.#agents.delete(client.id)
         this.#log.info({ clientId: client.id }, 'agent disconnected')
       }
+    })
+    // Errors of the cluster's machinery (a Redis command that failed, a Will that could
+    // not be published) must not end the process.
+    ;(aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error & { willRefused?: boolean }) => {
+      if (err.willRefused === true) return
+      this.#log.error({ err }, 'broker error')
     })
     aedes.on('clientError', (client, err) => { this.#log.debug({ clientId: client.id, err: err.message }, 'client error') })
     aedes.on('connectionError', (client, err) => { this.#log.debug({ clientId: client.id, err: err.message }, 'connection error') })
@@ -213,7 +245,7 @@ export class PrintmqBroker {
    */
   handleConnection (stream: Duplex, request?: IncomingMessage): void {
     const aedes = this.#aedes
-    if (aedes === null) { stream.destroy(); return }
+    if (aedes === null || !this.#accepting) { stream.destroy(); return }
     const remote = (stream as { remoteAddress?: string }).remoteAddress
     const guarded = guardPacketSize(stream, this.#maxPacketBytes, (violation) => {
       this.#oversizedPackets++
@@ -245,7 +277,7 @@ export class PrintmqBroker {
       this.#cut.add(client)
       await new Promise<void>((resolve) => { client.close(() => { resolve() }) })
     }
-    await clearSession(aedes, clientId)
+    await clearSession(aedes, clientId, aedes.id)
     this.#liveSessions.delete(clientId)
     this.#log.info({ clientId, wasConnected: client !== undefined }, 'agent session closed and cleared (license revoked or rotated)')
     return client !== undefined
@@ -253,6 +285,42 @@ export class PrintmqBroker {
 
   /** Number of connected agents. */
   get connectedAgents (): number { return this.#agents.size }
+
+  /** True while the agent has a live connection to this broker (not another of the cluster). */
+  hasAgent (ref: AgentRef): boolean { return this.#agents.has(agentMqttIdentity(ref).clientId) }
+
+  /**
+   * Stop accepting connections (TCP and TLS listeners close); connected clients stay
+   * until {@link stop}. For a graceful shutdown. Idempotent.
+   */
+  stopListening (): void {
+    const servers = [this.#server, this.#tlsServer]
+    this.#server = null
+    this.#tlsServer = null
+    this.#accepting = false
+    for (const server of servers) {
+      // The callback comes once the last connection closed (in stop()).
+      if (server !== null) this.#listenersClosed.push(new Promise<void>((resolve) => { server.close(() => { resolve() }) }))
+    }
+  }
+
+  readonly #listenersClosed: Array<Promise<void>> = []
+
+  #accepting = true
+
+  /**
+   * Close every client connection but the server's own (a graceful shutdown: agents
+   * reconnect to another instance while this server still receives their last results).
+   * Persistent sessions stay in the persistence. Resolves when all are closed.
+   */
+  async disconnectClients (): Promise<void> {
+    const aedes = this.#aedes
+    if (aedes === null) return
+    const clients = Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)
+      .filter((client) => this.#principals.get(client)?.kind !== 'service')
+    await Promise.all(clients.map(async (client) => { await new Promise<void>((resolve) => { client.close(() => { resolve() }) }) }))
+    if (clients.length > 0) this.#log.info({ clients: clients.length }, 'client connections closed for shutdown')
+  }
 
   /** Connection and message counters since start (zeros before start). */
   stats (): BrokerStats {
@@ -269,15 +337,12 @@ export class PrintmqBroker {
 
   /** Stop listening and disconnect every client. Idempotent. */
   async stop (): Promise<void> {
-    const servers = [this.#server, this.#tlsServer]
     const aedes = this.#aedes
-    this.#server = null
-    this.#tlsServer = null
     this.#aedes = null
-    for (const server of servers) {
-      if (server !== null) await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
-    }
+    this.stopListening()
     if (aedes !== null) await new Promise<void>((resolve) => { aedes.close(() => { resolve() }) })
+    await Promise.all(this.#listenersClosed.splice(0))
+    await this.#options.cluster?.closePersistence()
     this.#agents.clear()
     this.#liveSessions.clear()
   }
@@ -314,6 +379,44 @@ export class PrintmqBroker {
     this.#throttle.succeed(address, name)
     this.#principals.set(client, principal)
     return null
+  }
+
+  /**
+   * A Will that Aedes stored for a client of another broker of the cluster and publishes
+   * because that broker died (it stopped sending heartbeats). Local Wills carry this
+   * broker's id; packets from clients carry none.
+   */
+  #isWillOfAnotherBroker (packet: { brokerId?: unknown }): boolean {
+    return typeof packet.brokerId === 'string' && packet.brokerId !== this.#aedes?.id
+  }
+
+  /**
+   * Such a Will is published minutes after the fact, usually when the agent already
+   * reconnected to another broker. An `online: false` of a session other than the one the
+   * retained health (cluster-wide) says is online is stale: it would replace the live
+   * agent's retained health with "offline".
+   */
+  async #authorizeWillOfAnotherBroker (client: Client | null, packet: { topic: string, payload: Buffer | string, clientId?: string, brokerId?: string }): Promise<string | null> {
+    const parsed = parseTopic(packet.topic)
+    if (parsed?.kind !== 'agent' || parsed.channel !== 'health') return 'will of another broker outside health topics'
+    if (client !== null && this.#principals.get(client)?.kind !== 'agent') return 'will of another broker for a non-agent client'
+    let will
+    try { will = decodeMessage('agent-health', toBuffer(packet.payload)) } catch { return 'invalid will of another broker' }
+    if (will.online) return null
+    const persistence = (this.#aedes as unknown as { persistence: WillStore } | null)?.persistence
+    if (persistence === undefined) return 'broker stopped'
+    let stale = false
+    for await (const retained of persistence.createRetainedStream(packet.topic)) {
+      try {
+        const current = decodeMessage('agent-health', toBuffer(retained.payload))
+        stale ||= current.online && current.sessionId !== will.sessionId
+      } catch {}
+    }
+    if (!stale) return null
+    // Aedes deletes a Will only after publishing it: a refused one would come back at
+    // every check. It is not needed any more.
+    await persistence.delWill({ id: packet.clientId, brokerId: packet.brokerId })
+    return 'stale will of a dead broker (the agent is online in another session)'
   }
 
   /** `null` when allowed, else the reason. Tracks agents' sessions and printers on the way. */
@@ -375,6 +478,11 @@ export class PrintmqBroker {
     const replaced = live !== undefined && live !== health.sessionId && this.#agents.get(clientId) !== client
     return replaced ? 'stale will of a replaced connection' : null
   }
+}
+
+function isResultTopic (topic: string): boolean {
+  const parsed = parseTopic(topic)
+  return parsed?.kind === 'agent' && parsed.channel === 'results'
 }
 
 function toBuffer (payload: Buffer | string | undefined): Buffer {

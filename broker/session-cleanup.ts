@@ -5,10 +5,13 @@
  */
 import type { Aedes } from 'aedes'
 
-/** Delete everything Aedes persists for `clientId`. */
-export async function clearSession (aedes: Aedes, clientId: string): Promise<void> {
+/**
+ * Delete everything Aedes persists for `clientId`. A Will is stored per broker
+ * (aedes-persistence-redis keys it by broker id): `brokerId` names this broker's.
+ */
+export async function clearSession (aedes: Aedes, clientId: string, brokerId?: string): Promise<void> {
   const persistence = (aedes as unknown as { persistence: SessionStore }).persistence
-  const session = { id: clientId }
+  const session = { id: clientId, brokerId }
   await persistence.cleanSubscriptions(session)
   for await (const packet of persistence.outgoingStream(session)) {
     await persistence.outgoingClearMessageId(session, packet as { messageId?: number })
@@ -23,5 +26,5 @@ interface SessionStore {
   outgoingStream (client: { id: string }): AsyncIterable<unknown>
   outgoingClearMessageId (client: { id: string }, packet: { messageId?: number }): Promise<unknown>
   cleanIncoming?: (client: { id: string }) => Promise<void>
-  delWill (client: { id: string }): Promise<unknown>
+  delWill (client: { id: string, brokerId?: string }): Promise<unknown>
 }

@@ -21,6 +21,8 @@ Connects to the broker with its license key, prints the jobs sent to it on the
 printers its config names, and reports results, printer status and health.
 
   --url URL              broker: mqtt://, mqtts://, ws:// or wss://        (PRINTMQ_URL)
+                         several (a cluster): repeat --url or separate with commas;
+                         when one goes away the agent moves to the next
   --license KEY          the agent's license key                           (PRINTMQ_LICENSE)
                          prefer the variable: flags show up in process lists
   --state-dir DIR        where the job journal lives (default ./.agent-state) (PRINTMQ_STATE_DIR)
@@ -59,7 +61,7 @@ export async function run (argv: string[], env: NodeJS.ProcessEnv): Promise<void
     args: argv,
     strict: true,
     options: {
-      url: { type: 'string' },
+      url: { type: 'string', multiple: true },
       license: { type: 'string' },
       'state-dir': { type: 'string' },
       'log-level': { type: 'string' },
@@ -86,6 +88,7 @@ export async function run (argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const logger = createLogger({ level: config.logLevel, name: 'printmq-agent' })
   const agent = new Agent({
     url: config.url,
+    urls: config.urls,
     licenseKey: config.licenseKey,
     stateDir: config.stateDir,
     logger,

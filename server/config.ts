@@ -5,6 +5,7 @@
 import { resolve } from 'node:path'
 import { PrintmqError } from '../shared/errors.js'
 import { loadHttpConfig, type HttpConfig } from './http-config.js'
+import { CLUSTER_PREFIX_PATTERN } from '../broker/cluster.js'
 
 /** Thrown for a bad variable or flag; the message names it. */
 export class ConfigError extends PrintmqError {
@@ -48,6 +49,16 @@ export interface ServerConfig extends HttpConfig {
   readonly migrateAtStart: boolean
   /** PostgreSQL URL migrations run with (the owner); null: `databaseUrl`. */
   readonly migrationDatabaseUrl: string | null
+  /**
+   * Namespace of this cluster in Redis (keys `{prefix}:...`, broker topics `{prefix}/...`,
+   * the instances' channel `{prefix}:cluster`). With `redisUrl` and the embedded broker,
+   * instances sharing URL and prefix form one broker.
+   */
+  readonly redisPrefix: string
+  /** SIGTERM / SIGINT: seconds to drain before the process exits anyway. */
+  readonly shutdownGraceSeconds: number
+  /** Seconds past its deadline before the server expires a job its agent already has. */
+  readonly expiryGraceSeconds: number
 }
 
 /** Limits and listeners of the embedded broker (README "Broker limits"). */
@@ -139,6 +150,9 @@ export function loadServerConfig (env: NodeJS.ProcessEnv, flags: ServerFlags = {
   const migrationDatabaseUrl = optional(env.PRINTMQ_MIGRATION_DATABASE_URL)
   if (migrationDatabaseUrl !== null && !/^postgres(ql)?:\/\//.test(migrationDatabaseUrl)) throw new ConfigError('PRINTMQ_MIGRATION_DATABASE_URL', 'must be a postgres:// URL')
 
+  const redisPrefix = optional(env.PRINTMQ_REDIS_PREFIX) ?? 'printmq'
+  if (!CLUSTER_PREFIX_PATTERN.test(redisPrefix)) throw new ConfigError('PRINTMQ_REDIS_PREFIX', 'must be 1-64 of A-Z a-z 0-9 _ . : -')
+
   return Object.freeze({
     ...loadHttpConfig(env),
     httpHost: env.PRINTMQ_HTTP_HOST ?? '0.0.0.0',
@@ -162,6 +176,9 @@ export function loadServerConfig (env: NodeJS.ProcessEnv, flags: ServerFlags = {
     broker: brokerConfig(env),
     idempotencyTtlSeconds,
     migrateAtStart: migrate === 'on',
-    migrationDatabaseUrl
+    migrationDatabaseUrl,
+    redisPrefix,
+    shutdownGraceSeconds: integer('PRINTMQ_SHUTDOWN_GRACE_SECONDS', env.PRINTMQ_SHUTDOWN_GRACE_SECONDS, 10, 1, 3600),
+    expiryGraceSeconds: integer('PRINTMQ_EXPIRY_GRACE_SECONDS', env.PRINTMQ_EXPIRY_GRACE_SECONDS, 120, 0, 86_400)
   })
 }

@@ -17,6 +17,7 @@ import { loadOrCreateSecret } from '../api/auth/tokens.js'
 import { openDatabase, runMigrations, type DatabaseLocation, type OpenDatabase } from '../api/db/database.js'
 import { Dispatcher } from '../api/jobs/dispatcher.js'
 import { JobChanges } from '../api/jobs/job-changes.js'
+import { DiscoveryService } from '../api/discovery/discovery-service.js'
 import { JobService } from '../api/jobs/job-service.js'
 import { createInboundRouter } from '../api/mqtt/inbound-router.js'
 import { ServiceClient, type BrokerConnection } from '../api/mqtt/service-client.js'
@@ -25,9 +26,12 @@ import { createAuthenticator, SERVICE_USERNAME } from '../broker/authenticator.j
 import { attachMqttWebSocket } from '../broker/websocket-transport.js'
 import { PrintmqBroker } from '../broker/broker.js'
 import { SERVICE_CLIENT_ID_PREFIX } from '../broker/client-id.js'
+import { createClusterBackends } from '../broker/cluster.js'
+import type { AgentRef } from '../shared/ids.js'
 import type { Logger } from '../shared/logger.js'
 import { ConfigError, type ServerConfig } from './config.js'
 import { jwtVerification } from './jwt-verification.js'
+import { ClusterBus } from './cluster-bus.js'
 
 /** Where the server ended up listening. */
 export interface ServerAddresses {
@@ -54,6 +58,8 @@ export class PrintmqServer {
   #dispatcher: Dispatcher | null = null
   #app: FastifyInstance | null = null
   #jwtSecret: string | null = null
+  #bus: ClusterBus | null = null
+  #stopping: Promise<void> | null = null
 
   constructor (config: ServerConfig, logger: Logger, overrides: ServerOverrides = {}) {
     this.#config = config
@@ -95,6 +101,20 @@ export class PrintmqServer {
 
     this.#jwtSecret = config.jwtSecret ?? await loadOrCreateSecret(config.dataDir)
 
+    // With Redis, instances are one cluster: the embedded brokers share state, and
+    // revocations and job changes reach every instance over the cluster bus.
+    const clustered = config.redisUrl !== null
+    const bus = config.redisUrl === null ? null : new ClusterBus({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger: log })
+    this.#bus = bus
+    if (bus !== null) {
+      bus.onMessage((message) => {
+        if (message.kind === 'agent-disconnect') {
+          this.#broker?.disconnectAgent(message.ref).catch((err: unknown) => { log.error({ err }, 'closing a revoked agent failed') })
+        }
+      })
+      await bus.start()
+    }
+
     let connection: BrokerConnection
     let servicePassword: string
     let mqttPort: number | null = null
@@ -118,11 +138,15 @@ export class PrintmqServer {
       connection,
       username: config.embeddedBroker ? SERVICE_USERNAME : (config.mqttUsername ?? SERVICE_USERNAME),
       password: servicePassword,
-      clientId: `${SERVICE_CLIENT_ID_PREFIX}server.${config.instanceId}`,
+      // In a cluster each process needs its own id: one id on two brokers of the cluster
+      // would take the session over back and forth.
+      clientId: `${SERVICE_CLIENT_ID_PREFIX}server.${config.instanceId}${clustered && config.embeddedBroker ? `.${bus?.nodeId.slice(0, 8) ?? ''}` : ''}`,
+      cleanSession: clustered && config.embeddedBroker,
       logger: log
     })
     this.#mqtt = mqtt
     const changes = new JobChanges()
+    if (bus !== null) this.#shareJobChanges(bus, changes)
     const presence = new AgentPresence()
     const printerStatus = new PrinterStatusStore()
     const dispatcher = new Dispatcher({
@@ -131,16 +155,27 @@ export class PrintmqServer {
       changes,
       logger: log,
       isAgentOnline: (ref) => presence.isOnline(ref),
+      publishedExpiryGraceSeconds: config.expiryGraceSeconds,
       ...(this.#overrides.sweepIntervalMs !== undefined ? { sweepIntervalMs: this.#overrides.sweepIntervalMs } : {})
     })
     this.#dispatcher = dispatcher
     const jobs = new JobService({ db: database.db, dispatcher, changes, logger: log })
+    const discovery = new DiscoveryService({
+      db: database.db,
+      isAgentOnline: (ref) => presence.isOnline(ref),
+      publish: async (topic, payload) => { await mqtt.publish(topic, payload) },
+      logger: log
+    })
     mqtt.onMessage(createInboundRouter({
       jobs,
       presence,
       printerStatus,
+      discovery,
       logger: log,
       onAgentOnline: async (ref, onlineAt) => {
+        // Every instance hears every agent's health; the one the agent is connected to
+        // sends its config and pending jobs.
+        if (clustered && this.#broker !== null && !this.#broker.hasAgent(ref)) return
         await publishAgentConfig(database.db, mqtt, ref)
         await dispatcher.resendForAgent(ref, onlineAt)
       }
@@ -157,6 +192,7 @@ export class PrintmqServer {
         corsOrigins: config.corsOrigins,
         rateLimits: config.rateLimits,
         redisUrl: config.redisUrl,
+        redisKeyPrefix: `${config.redisPrefix}:rl:`,
         eventsHeartbeatMs: config.eventsHeartbeatSeconds * 1000
       },
       deps: {
@@ -165,9 +201,10 @@ export class PrintmqServer {
         changes,
         presence,
         printerStatus,
+        discovery,
         brokerStats: () => this.#broker?.stats() ?? null,
         publicMqttUrl: (requestHost) => this.#publicMqttUrl(requestHost),
-        disconnectAgent: async (ref) => await (this.#broker?.disconnectAgent(ref) ?? Promise.resolve(false)),
+        disconnectAgent: async (ref) => await this.#disconnectAgent(ref),
         publishAgentConfig: async (ref, correlationId) => { await publishAgentConfig(database.db, mqtt, ref, correlationId) },
         idempotencyTtlSeconds: config.idempotencyTtlSeconds,
         readiness: async () => ({
@@ -200,7 +237,8 @@ export class PrintmqServer {
     const limits = config.broker
     const readPem = async (variable: string, path: string): Promise<Buffer> => await readFile(path).catch((err: Error) => { throw new ConfigError(variable, `cannot read ${path}: ${err.message}`) })
     const tls = limits.tls === null ? null : { cert: await readPem('PRINTMQ_MQTT_TLS_CERT', limits.tls.certFile), key: await readPem('PRINTMQ_MQTT_TLS_KEY', limits.tls.keyFile), port: limits.tls.port }
-    const make = (port: number): PrintmqBroker => new PrintmqBroker({
+    // A broker that failed to start closed its Redis connections: each attempt gets its own.
+    const make = async (port: number): Promise<PrintmqBroker> => new PrintmqBroker({
       host: config.mqttHost,
       port,
       logger: this.#log,
@@ -210,14 +248,17 @@ export class PrintmqServer {
       keepaliveLimitSeconds: limits.keepaliveMaxSeconds,
       listenBacklog: limits.listenBacklog,
       loginThrottle: { maxFailures: limits.loginMaxFailures, windowMs: limits.loginWindowSeconds * 1000 },
-      tls
+      tls,
+      cluster: config.redisUrl === null
+        ? null
+        : await createClusterBackends({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: (err) => { this.#log.warn({ err: err.message }, 'redis error (broker)') } })
     })
-    let broker = make(config.mqttPort)
+    let broker = await make(config.mqttPort)
     try {
       this.#mqttPort = (await broker.start()).port
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || config.mqttPortExplicit) throw err
-      broker = make(0)
+      broker = await make(0)
       this.#mqttPort = (await broker.start()).port
       this.#log.warn({ busyPort: config.mqttPort, port: this.#mqttPort }, 'default mqtt port in use (another broker?): listening on a free port instead; set PRINTMQ_MQTT_PORT to choose')
     }
@@ -235,19 +276,90 @@ export class PrintmqServer {
     return `mqtt://${hostname}:${this.#mqttPort}`
   }
 
-  /** Stop in reverse order. Idempotent. */
+  /**
+   * License revoked or rotated: close the agent's connection here and tell the other
+   * instances to do the same with theirs.
+   */
+  async #disconnectAgent (ref: AgentRef): Promise<boolean> {
+    const [local] = await Promise.all([
+      this.#broker?.disconnectAgent(ref) ?? Promise.resolve(false),
+      this.#bus?.publish({ kind: 'agent-disconnect', ref })
+    ])
+    return local
+  }
+
+  /** Job changes made here go to the other instances; theirs are announced here. */
+  #shareJobChanges (bus: ClusterBus, changes: JobChanges): void {
+    let remote = false
+    changes.onAny((change) => {
+      if (!remote) void bus.publish({ kind: 'job-change', change })
+    })
+    bus.onMessage((message) => {
+      if (message.kind !== 'job-change') return
+      remote = true
+      try { changes.emit(message.change) } finally { remote = false }
+    })
+  }
+
+  /**
+   * Drain and stop, in this order (a graceful shutdown, SIGTERM): stop accepting MQTT
+   * and HTTP connections; let in-flight HTTP requests finish (live event streams are
+   * ended; long polls are cut after half the grace period); let the dispatcher finish its
+   * current batch; close the broker's client connections, so agents reconnect to another
+   * instance; close the server's MQTT client, the broker, the cluster bus and the
+   * database. Idempotent; the caller bounds the time (PRINTMQ_SHUTDOWN_GRACE_SECONDS).
+   */
   async stop (): Promise<void> {
+    this.#stopping ??= this.#stop()
+    await this.#stopping
+    this.#stopping = null
+  }
+
+  /**
+   * Stop accepting HTTP connections and let requests finish; after half the shutdown
+   * grace period the ones still open (long polls, `?wait=`) are cut, so the process ends
+   * in time; a client retries them at another instance.
+   */
+  async #closeHttp (app: FastifyInstance): Promise<void> {
+    const closed = app.close()
+    // A keep-alive connection whose request finished during the drain would otherwise
+    // stay open (and the drain with it) until the client closes it.
+    const idle = setInterval(() => { app.server.closeIdleConnections() }, 100)
+    void closed.finally(() => { clearInterval(idle) })
+    let timer: NodeJS.Timeout | undefined
+    const late = await Promise.race([
+      closed.then(() => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => { resolve(true) }, this.#config.shutdownGraceSeconds * 500) })
+    ])
+    clearTimeout(timer)
+    if (late) {
+      this.#log.warn('requests still open after half the shutdown grace period: closing their connections')
+      app.server.closeAllConnections()
+      await closed
+    }
+  }
+
+  async #stop (): Promise<void> {
     const app = this.#app; this.#app = null
     const detachWebSocket = this.#detachWebSocket; this.#detachWebSocket = null
     const dispatcher = this.#dispatcher; this.#dispatcher = null
     const mqtt = this.#mqtt; this.#mqtt = null
-    const broker = this.#broker; this.#broker = null
+    const broker = this.#broker
+    const bus = this.#bus; this.#bus = null
     const database = this.#database; this.#database = null
+    const log = this.#log
+    if (app !== null || broker !== null) log.info('draining: no new connections')
+    broker?.stopListening()
     await detachWebSocket?.()
-    await app?.close()
+    if (app !== null) await this.#closeHttp(app)
     await dispatcher?.stop()
+    // Agents first, so they reconnect elsewhere while our client still takes the results
+    // they publish until they are gone.
+    await broker?.disconnectClients()
     await mqtt?.stop()
+    this.#broker = null
     await broker?.stop()
+    await bus?.stop()
     await database?.close()
   }
 }

@@ -21,6 +21,13 @@ export interface ServiceClientOptions {
   readonly password: string
   readonly clientId: string
   readonly logger: Logger
+  /**
+   * Clean session (default false: a persistent session keeps results queued at an
+   * external broker while the server restarts). A cluster's instances use clean
+   * sessions: another instance takes the messages while one is away, and a
+   * persistent session of an instance that never returns would queue forever.
+   */
+  readonly cleanSession?: boolean
 }
 
 /** Called for every message on the server's subscriptions. */
@@ -56,7 +63,7 @@ export class ServiceClient {
       clientId: this.#options.clientId,
       protocolVersion: 4,
       // A persistent session keeps results queued at an external broker while we restart.
-      clean: false,
+      clean: this.#options.cleanSession ?? false,
       keepalive: 30,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,

@@ -8,7 +8,7 @@ const license = createLicenseKey({ tenant: 'acme', branch: 'b1', agent: 'a1' })
 
 t.test('the agent config comes from the environment with defaults', async (t) => {
   const config = loadAgentConfig({}, { PRINTMQ_URL: 'mqtt://broker:1883', PRINTMQ_LICENSE: license })
-  t.same(config, { url: 'mqtt://broker:1883', licenseKey: license, agent: { tenant: 'acme', branch: 'b1', agent: 'a1' }, stateDir: resolve('./.agent-state'), logLevel: 'info', healthIntervalMs: 15000, statusIntervalMs: 5000, statusTimeoutMs: 2000 })
+  t.same(config, { url: 'mqtt://broker:1883', urls: ['mqtt://broker:1883'], licenseKey: license, agent: { tenant: 'acme', branch: 'b1', agent: 'a1' }, stateDir: resolve('./.agent-state'), logLevel: 'info', healthIntervalMs: 15000, statusIntervalMs: 5000, statusTimeoutMs: 2000 })
   t.ok(Object.isFrozen(config))
 })
 
@@ -26,6 +26,16 @@ t.test('a missing url names both the flag and the variable', async (t) => {
 t.test('a url with another protocol is refused naming its source', async (t) => {
   t.throws(() => loadAgentConfig({ url: 'http://broker' }, { PRINTMQ_LICENSE: license }), { code: 'PRINTMQ_AGENT_BAD_URL', message: /^--url: protocol http:/ })
   t.throws(() => loadAgentConfig({}, { PRINTMQ_URL: 'nonsense', PRINTMQ_LICENSE: license }), { code: 'PRINTMQ_AGENT_BAD_URL', message: /^PRINTMQ_URL:/ })
+})
+
+t.test('several broker urls: repeated flags, commas, the variable and a file array', async (t) => {
+  t.same(loadAgentConfig({ url: ['mqtt://a:1883', 'mqtt://b:1883,wss://c/mqtt'] }, { PRINTMQ_LICENSE: license }).urls, ['mqtt://a:1883', 'mqtt://b:1883', 'wss://c/mqtt'])
+  const fromEnv = loadAgentConfig({}, { PRINTMQ_URL: ' mqtt://a:1883 , mqtt://b:1883 ', PRINTMQ_LICENSE: license })
+  t.same(fromEnv.urls, ['mqtt://a:1883', 'mqtt://b:1883'])
+  t.equal(fromEnv.url, 'mqtt://a:1883', 'url is the first')
+  t.same(loadAgentConfig({}, { PRINTMQ_LICENSE: license }, { url: ['mqtt://a', 'mqtt://b'] }, 'agent.json').urls, ['mqtt://a', 'mqtt://b'])
+  t.throws(() => loadAgentConfig({}, { PRINTMQ_URL: 'mqtt://a:1883,http://b', PRINTMQ_LICENSE: license }), { code: 'PRINTMQ_AGENT_BAD_URL', message: /^PRINTMQ_URL: protocol http:/ })
+  t.throws(() => loadAgentConfig({}, { PRINTMQ_URL: ' , ', PRINTMQ_LICENSE: license }), { code: 'PRINTMQ_AGENT_BAD_URL', message: /required/ })
 })
 
 t.test('a url carrying credentials is refused', async (t) => {

@@ -54,11 +54,14 @@ t.teardown(() => { probe.disconnect() })
 t.test('instances sharing Redis count together', { skip: redisReachable ? false : `Redis is not reachable at ${REDIS_URL}` }, async (t) => {
   // Unique per run, so counters of other runs never interfere; removed at the end.
   const tenant = `rl${randomBytes(6).toString('hex')}`
+  // Its own Redis namespace: with Redis the two servers' brokers also form a cluster,
+  // whose state (retained messages, sessions) lives under the prefix too.
+  const prefix = `printmq-test-${tenant}`
   t.teardown(async () => {
-    const keys = await probe.keys(`printmq:rl:*${tenant}*`)
+    const keys = await probe.keys(`${prefix}:*`)
     if (keys.length > 0) await probe.del(...keys)
   })
-  const env = { PRINTMQ_REDIS_URL: REDIS_URL, PRINTMQ_RATE_LIMIT_PRINTER: '2' }
+  const env = { PRINTMQ_REDIS_URL: REDIS_URL, PRINTMQ_REDIS_PREFIX: prefix, PRINTMQ_RATE_LIMIT_PRINTER: '2' }
   const one = await startTestServer(t, { env })
   const two = await startTestServer(t, { env })
   await provision(one, tenant, { branch: 'b1', agent: 'a1', printer: 'p1', printerPort: 9 })
@@ -67,5 +70,5 @@ t.test('instances sharing Redis count together', { skip: redisReachable ? false 
   t.equal((await submit(two, tenant, job('b1', 'p1'))).status, 202)
   const limited = await submit(one, tenant, job('b1', 'p1'))
   t.equal(limited.status, 429, 'the first instance counts the second instance\'s job')
-  t.ok((await probe.keys(`printmq:rl:*printer:${tenant}/b1/p1`)).length > 0, 'the counter lives in Redis')
+  t.ok((await probe.keys(`${prefix}:rl:*printer:${tenant}/b1/p1`)).length > 0, 'the counter lives in Redis')
 })
