@@ -7,16 +7,11 @@
  * In the end every accepted job is final: printed exactly once (or expired, without
  * paper, when its ttl passed during an outage), none printed twice, none lost.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { Agent } from '../../agent/agent.js'
 import { mintToken } from '../../api/auth/tokens.js'
@@ -25,8 +20,8 @@ import { createLogger } from '../../shared/logger.js'
 import { TERMINAL_JOB_STATES, type JobState } from '../../shared/job-states.js'
 import { VirtualPrinter } from '../../virtual-printer/virtual-printer.js'
 import { testDatabases } from '../helpers/databases.js'
+import { freePort, ServerProcess, START_TIMEOUT_MS, within } from '../helpers/server-process.js'
 
-const BIN = fileURLToPath(new URL('../../bin/printmq.js', import.meta.url))
 const KILLS = Number(process.env.PRINTMQ_SERVER_CRASH_KILLS ?? 3)
 /** Submissions in flight at once. */
 const PARALLEL = 3
@@ -34,76 +29,7 @@ const PARALLEL = 3
 const SHORT_TTL_EVERY = 8
 const SHORT_TTL_SECONDS = 3
 /** Bounds of every wait, ms. */
-const START_TIMEOUT_MS = 60_000
-const EXIT_TIMEOUT_MS = 5000
 const SETTLE_TIMEOUT_MS = 60_000
-
-/** A free TCP port on 127.0.0.1, chosen now and reused by every server start. */
-async function freePort (): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise<void>((resolve) => probe.close(() => { resolve() }))
-  return port
-}
-
-/** Rejects after `ms` with `what` in the message; the timer never keeps the process up. */
-async function within<T> (ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what}: no result within ${ms} ms`)) }, ms)
-    timer.unref()
-  })
-  try {
-    return await Promise.race([work, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** `printmq server` as a child process on fixed ports; its output goes to `logFile`. */
-class ServerProcess {
-  readonly #env: NodeJS.ProcessEnv
-  readonly #logFile: string
-  #child: ChildProcess | null = null
-  starts = 0
-
-  constructor (env: NodeJS.ProcessEnv, logFile: string) {
-    this.#env = env
-    this.#logFile = logFile
-  }
-
-  /** Start and wait for "printmq server ready" (bounded). */
-  async start (): Promise<void> {
-    const child = spawn(process.execPath, [BIN, 'server'], { env: { ...process.env, ...this.#env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    this.#child = child
-    this.starts++
-    const log = createWriteStream(this.#logFile, { flags: 'a' })
-    child.stderr?.pipe(log)
-    let buffered = ''
-    const ready = new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        log.write(chunk)
-        buffered += chunk.toString('utf8')
-        if (buffered.includes('"msg":"printmq server ready"')) { buffered = ''; resolve() } else if (buffered.length > 65536) buffered = buffered.slice(-1024)
-      })
-      child.once('exit', (code, signal) => { reject(new Error(`server exited (${String(code ?? signal)}) before it was ready`)) })
-    })
-    ready.catch(() => {})
-    child.once('exit', () => { log.end() })
-    await within(START_TIMEOUT_MS, `server start #${this.starts}`, ready)
-  }
-
-  /** SIGKILL: no shutdown, no flush. Resolves when the process is gone (bounded). */
-  async kill (): Promise<void> {
-    const child = this.#child
-    this.#child = null
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return
-    const exited = once(child, 'exit')
-    child.kill('SIGKILL')
-    await within(EXIT_TIMEOUT_MS, 'server exit after SIGKILL', exited)
-  }
-}
 
 /** What became of one submission attempt. */
 type Attempt = { kind: 'accepted', jobId: string } | { kind: 'retry', why: string }
@@ -120,7 +46,7 @@ async function crashSuite (t: Test, location: DatabaseLocation | null): Promise<
   const logFile = join(dataDir, 'server.log')
   const secret = randomBytes(32).toString('base64url')
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
-  const server = new ServerProcess({
+  const server = new ServerProcess('server', httpPort, mqttPort, {
     PRINTMQ_HTTP_HOST: '127.0.0.1',
     PRINTMQ_HTTP_PORT: String(httpPort),
     PRINTMQ_MQTT_HOST: '127.0.0.1',
