@@ -172,30 +172,10 @@ export async function transitionLockedJob (trx: TenantTransaction, job: JobRow, 
 }
 
 /**
- * `queued` -> `dispatched` once the broker acknowledged the publish. A job that moved on
- * meanwhile (the agent's result can overtake the acknowledgement) is left as it is.
- */
-export async function markDispatched (trx: TenantTransaction, jobId: string): Promise<JobRow | null> {
-  const now = new Date()
-  const row = await trx
-    .with('updated', (db) => db.updateTable('print_jobs')
-      .set({ state: 'dispatched', updated_at: now })
-      .where('id', '=', jobId).where('state', '=', 'queued')
-      .returningAll())
-    .with('event', (db) => db.insertInto('job_events')
-      .columns(['tenant_id', 'job_id', 'state', 'correlation_id', 'code', 'detail', 'ignored', 'at'])
-      .expression((eb) => eb.selectFrom('updated').select([
-        'updated.tenant_id', 'updated.id', 'updated.state', 'updated.correlation_id',
-        eb.val(null).as('code'), eb.val(null).as('detail'), eb.val(false).as('ignored'), 'updated.updated_at'
-      ])))
-    .selectFrom('updated').selectAll().executeTakeFirst()
-  return (row as JobRow | undefined) ?? null
-}
-
-/**
- * {@link markDispatched} for several jobs in one statement (the broker acknowledged
- * their publishes meanwhile): returns the rows that moved from `queued`, each with its
- * event written.
+ * `queued` -> `dispatched` for jobs whose publishes the broker acknowledged, in one
+ * statement: returns the rows that moved from `queued`, each with its event written. A
+ * job that moved on meanwhile (the agent's result can overtake the acknowledgement) is
+ * left as it is.
  */
 export async function markManyDispatched (trx: TenantTransaction, jobIds: readonly string[]): Promise<JobRow[]> {
   if (jobIds.length === 0) return []
