@@ -25,6 +25,8 @@ export interface VerifiedTechnician {
   readonly tenant: string
   readonly branches: readonly string[] | null
   readonly subject: string
+  /** Token expiry, ms since the epoch: the session is closed then. */
+  readonly expiresAt: number
 }
 
 /** Outcome of a login: a principal, or the CONNACK code and a reason for the log. */

@@ -100,6 +100,8 @@ export class PrintmqBroker {
   /** Per agent client id, how many times the server cut it off: a login checked before a cut is refused after it. */
   readonly #cuts = new Map<string, number>()
   readonly #principals = new WeakMap<Client, Principal>()
+  /** Technicians' sessions end when their JWT expires: one timer per such client. */
+  readonly #expiryTimers = new Map<Client, NodeJS.Timeout>()
   readonly #assignedIds = new WeakSet<Client>()
   /** Live agent connections by client id. */
   readonly #agents = new Map<string, Client>()
@@ -184,9 +186,13 @@ export class PrintmqBroker {
       if (principal?.kind === 'agent') {
         this.#agents.set(client.id, client)
         this.#log.info({ clientId: client.id }, 'agent connected')
+      } else if (principal?.kind === 'technician') {
+        this.#closeAtExpiry(client, principal.expiresAt, principal.subject)
       }
     })
     aedes.on('clientDisconnect', (client) => {
+      const timer = this.#expiryTimers.get(client)
+      if (timer !== undefined) { clearTimeout(timer); this.#expiryTimers.delete(client) }
       if (this.#agents.get(client.id) === client) {
         this.#agents.delete(client.id)
         this.#log.info({ clientId: client.id }, 'agent disconnected')
@@ -379,6 +385,23 @@ export class PrintmqBroker {
     this.#throttle.succeed(address, name)
     this.#principals.set(client, principal)
     return null
+  }
+
+  /**
+   * A technician logged in with a JWT may read only while the token is valid: the
+   * connection is closed when it expires (a new login needs a new token).
+   */
+  #closeAtExpiry (client: Client, expiresAt: number, subject: string): void {
+    // setTimeout holds at most 2^31-1 ms (about 24.8 days); longer tokens are re-armed.
+    const delay = Math.max(0, Math.min(expiresAt - Date.now(), 2_147_483_647))
+    const timer = setTimeout(() => {
+      this.#expiryTimers.delete(client)
+      if (Date.now() < expiresAt) { this.#closeAtExpiry(client, expiresAt, subject); return }
+      this.#log.info({ clientId: client.id, subject }, 'technician token expired: connection closed')
+      client.close()
+    }, delay)
+    timer.unref()
+    this.#expiryTimers.set(client, timer)
   }
 
   /**

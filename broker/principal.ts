@@ -21,6 +21,8 @@ export interface TechnicianPrincipal {
   /** `null` means every branch of the tenant. */
   readonly branches: readonly string[] | null
   readonly subject: string
+  /** When the JWT expires (ms since the epoch); the broker closes the connection then. */
+  readonly expiresAt: number
 }
 
 /** Any authenticated MQTT client. */

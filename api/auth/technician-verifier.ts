@@ -14,6 +14,8 @@ export interface TechnicianIdentity {
   /** `null`: every branch of the tenant. */
   readonly branches: readonly string[] | null
   readonly subject: string
+  /** When the token expires (ms since the epoch): the broker ends the session then. */
+  readonly expiresAt: number
 }
 
 /** Longest token accepted, in bytes: a bound on work per CONNECT. */
@@ -46,6 +48,9 @@ export function createTechnicianVerifier (jwt: JwtVerification): (token: string)
     }
     const claims = readClaims(payload)
     if (typeof claims === 'string' || claims.role !== 'technician') return null
-    return { tenant: claims.tenant, branches: claims.branches, subject: claims.subject }
+    // `exp` is a required claim (checked by the verifier): seconds since the epoch.
+    const exp = (payload as { exp?: unknown }).exp
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) return null
+    return { tenant: claims.tenant, branches: claims.branches, subject: claims.subject, expiresAt: exp * 1000 }
   }
 }

@@ -7,8 +7,8 @@ import { agentTopic, printerStatusTopic } from '../../shared/topics.js'
 
 const ref = { tenant: 'acme', branch: 'b1', agent: 'a1' }
 const agent: AgentPrincipal = { kind: 'agent', ref, printers: new Set(['p1']) }
-const technician: Principal = { kind: 'technician', tenant: 'acme', branches: null, subject: 'tech' }
-const branchTechnician: Principal = { kind: 'technician', tenant: 'acme', branches: ['b1'], subject: 'tech' }
+const technician: Principal = { kind: 'technician', tenant: 'acme', branches: null, subject: 'tech', expiresAt: Date.now() + 3_600_000 }
+const branchTechnician: Principal = { kind: 'technician', tenant: 'acme', branches: ['b1'], subject: 'tech', expiresAt: Date.now() + 3_600_000 }
 const service: Principal = { kind: 'service' }
 
 const health = encodeMessage('agent-health', 'c', { sessionId: 's1', online: true })

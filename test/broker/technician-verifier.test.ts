@@ -10,8 +10,12 @@ const claims = { sub: 'tech', tenant: 'acme', role: 'technician' }
 
 t.test('a technician token gives its tenant and branches', async (t) => {
   const verify = createTechnicianVerifier({ algorithm: 'HS256', secret })
-  t.same(await verify(mintToken(secret, { tenant: 'acme', role: 'technician', subject: 'tech', ttlSeconds: 60, branches: ['b1'] })), { tenant: 'acme', branches: ['b1'], subject: 'tech' })
-  t.same(await verify(mintToken(secret, { tenant: 'acme', role: 'technician', subject: 'tech', ttlSeconds: 60 })), { tenant: 'acme', branches: null, subject: 'tech' })
+  const limited = await verify(mintToken(secret, { tenant: 'acme', role: 'technician', subject: 'tech', ttlSeconds: 60, branches: ['b1'] }))
+  t.same({ ...limited, expiresAt: 0 }, { tenant: 'acme', branches: ['b1'], subject: 'tech', expiresAt: 0 })
+  t.same({ ...await verify(mintToken(secret, { tenant: 'acme', role: 'technician', subject: 'tech', ttlSeconds: 60 })), expiresAt: 0 }, { tenant: 'acme', branches: null, subject: 'tech', expiresAt: 0 })
+  // The token's exp, in ms: the broker closes the session then.
+  const expiresIn = (limited?.expiresAt ?? 0) - Date.now()
+  t.ok(expiresIn > 55_000 && expiresIn <= 60_000, `expiresAt is the token's exp (${expiresIn} ms from now)`)
 })
 
 t.test('other roles, expired, unsigned, other algorithms, other keys and missing exp are refused', async (t) => {

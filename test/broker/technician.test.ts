@@ -4,6 +4,7 @@
  * and printer status shown at once, publishes refused, other tenants invisible.
  */
 import { execFile } from 'node:child_process'
+import mqtt from 'mqtt'
 import t from 'tap'
 import { startIsolationWorld } from './helpers/isolation-world.js'
 
@@ -72,4 +73,21 @@ t.test('technicians cannot keep a persistent session, and other roles cannot log
   const refused = await mosquitto('mosquitto_sub', [...host, '-u', 'technician', '-P', admin, '-t', 'printmq/v1/acme/#', '-W', '15'])
   t.not(refused.code, 0)
   t.match(refused.stderr, /not authori[sz]ed/i)
+})
+
+t.test('a technician session ends when its token expires', async (t) => {
+  const token = world.technicianToken('acme', undefined, 2)
+  const client = mqtt.connect(`mqtt://127.0.0.1:${world.port}`, { username: 'technician', password: token, reconnectPeriod: 0, connectTimeout: 10_000 })
+  t.teardown(() => { client.end(true) })
+  await new Promise<void>((resolve, reject) => { client.once('connect', () => { resolve() }); client.once('error', reject) })
+  await client.subscribeAsync('printmq/v1/acme/#', { qos: 0 })
+  const connectedAt = Date.now()
+  const closed = new Promise<void>((resolve) => { client.once('close', () => { resolve() }) })
+  const bound = new Promise<'still connected'>((resolve) => { setTimeout(() => { resolve('still connected') }, 15_000).unref() })
+  const outcome = await Promise.race([closed.then(() => 'closed' as const), bound])
+  t.equal(outcome, 'closed', 'the broker closed the connection')
+  // The token had at most 2 s left at login; mintToken rounds exp down to whole seconds.
+  t.ok(Date.now() - connectedAt < 15_000)
+  const again = await mosquitto('mosquitto_sub', [...host, '-u', 'technician', '-P', token, '-t', 'printmq/v1/acme/#', '-W', '5'])
+  t.not(again.code, 0, 'the expired token cannot log in again')
 })

@@ -45,7 +45,7 @@ export interface IsolationWorld {
   /** Messages the service watcher saw (it subscribes to everything, `$SYS` included). */
   readonly seen: Array<{ topic: string, payload: Buffer }>
   /** A technician token. */
-  technicianToken (tenant: string, branches?: string[]): string
+  technicianToken (tenant: string, branches?: string[], ttlSeconds?: number): string
   /** MQTT login of an agent. */
   agentLogin (name: keyof typeof AGENTS): { username: string, password: string, clientId: string }
   /** Connect the canary agent, publish it a job as the server would, and resolve when it arrives. */
@@ -128,7 +128,7 @@ export async function startIsolationWorld (t: Test, options: { logger?: Logger, 
     secret,
     agents,
     seen,
-    technicianToken: (tenant, branches) => mintToken(secret, { tenant, role: 'technician', subject: 'tech', ttlSeconds: 3600, ...(branches !== undefined ? { branches } : {}) }),
+    technicianToken: (tenant, branches, ttlSeconds = 3600) => mintToken(secret, { tenant, role: 'technician', subject: 'tech', ttlSeconds, ...(branches !== undefined ? { branches } : {}) }),
     agentLogin,
     canaryReceivesJob: async () => {
       let canary: MqttClient
