@@ -47,11 +47,12 @@ export interface ReceiptTarget {
 
 /** Append the receipt's commands to `printer`; ends with a cut. */
 export async function renderReceipt (printer: ThermalPrinter, receipt: ReceiptContent, target: ReceiptTarget): Promise<void> {
-  for (const block of receipt.blocks) await renderBlock(printer, block, target)
+  const last = receipt.blocks.length - 1
+  for (const [index, block] of receipt.blocks.entries()) await renderBlock(printer, block, target, index === last)
   if (receipt.blocks.at(-1)?.type !== 'cut') printer.cut()
 }
 
-async function renderBlock (printer: ThermalPrinter, block: ReceiptBlock, target: ReceiptTarget): Promise<void> {
+async function renderBlock (printer: ThermalPrinter, block: ReceiptBlock, target: ReceiptTarget, isLast: boolean): Promise<void> {
   switch (block.type) {
     case 'text': {
       if (needsImage(block.text, target.codePage)) {
@@ -113,7 +114,9 @@ async function renderBlock (printer: ThermalPrinter, block: ReceiptBlock, target
     case 'cut':
       if (block.partial === true) printer.partialCut()
       else printer.cut()
-      target.selectCodePage()
+      // Only when more follows: bytes after the last cut would wait in the printer (a
+      // printer that splits jobs at cuts would see an empty extra one).
+      if (!isLast) target.selectCodePage()
       return
     case 'drawer':
       if (target.model === 'star') printer.openCashDrawer()

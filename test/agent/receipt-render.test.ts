@@ -74,8 +74,20 @@ t.test('a star receipt decodes strictly into Star Line Mode commands', async (t)
 
 t.test('a receipt whose last block is a partial cut gets no second cut', async (t) => {
   const bytes = await renderDocument({ type: 'receipt', blocks: [{ type: 'text', text: 'x' }, { type: 'cut', partial: true }] }, { model: 'epson', width: 42 })
-  const cuts = decodeCommands(bytes, 'epson').filter((c) => c.op === 'cut')
-  t.same(cuts, [{ op: 'cut', partial: true }])
+  const commands = decodeCommands(bytes, 'epson')
+  t.same(commands.filter((c) => c.op === 'cut'), [{ op: 'cut', partial: true }])
+  // After the last cut only node-thermal-printer's reset (ESC @): a code page selected
+  // there would make a printer (or the virtual printer) that splits jobs at cuts see an
+  // extra, empty one.
+  const afterCut = commands.slice(commands.findLastIndex((c) => c.op === 'cut') + 1)
+  t.same(afterCut, [{ op: 'init' }], 'only the reset follows the last cut')
+})
+
+t.test('a cut between blocks re-selects the code page for what follows', async (t) => {
+  const bytes = await renderDocument({ type: 'receipt', blocks: [{ type: 'text', text: 'x' }, { type: 'cut' }, { type: 'text', text: 'y' }] }, { model: 'epson', width: 42, codePage: 'cp858' })
+  const commands = decodeCommands(bytes, 'epson')
+  const cut = commands.findIndex((c) => c.op === 'cut')
+  t.ok(commands.slice(cut + 1).some((c) => c.op === 'code-page'), 'code page selected again after the first cut')
 })
 
 t.test('the printer code page selects the page and encodes text in it', async (t) => {
