@@ -40,6 +40,12 @@ export async function probeTcp (target: TcpTarget, timeoutMs: number, connect: T
     const answers: number[] = []
     for (const n of STATUS_REQUESTS) {
       const answer = await requestStatus(transport, n, timeoutMs)
+      // Text from another service (an HTTP error page, a banner) can contain a byte with
+      // the fixed bits of a status answer; a printer sends nothing but the answers.
+      const stray = transport.strayBytes ?? 0
+      if (stray > 0) {
+        return { ...base, reachable: true, statusAnswered: false, detail: `connected; answered with ${stray} bytes that are not ESC/POS status: another service, not a printer` }
+      }
       if (answer === null) {
         return {
           ...base,

@@ -13,6 +13,10 @@ interface Waiter {
 /** The status answer of the request in flight, read from incoming bytes. */
 export class StatusReader {
   #waiter: Waiter | null = null
+  #strayBytes = 0
+
+  /** Bytes received that answered no request (discovery tells printers from other services by them). */
+  get strayBytes (): number { return this.#strayBytes }
 
   /** Call `send` (which writes the request) and resolve with the answer or `null` after `timeoutMs`. */
   async request (send: () => void, timeoutMs: number): Promise<number | null> {
@@ -34,6 +38,7 @@ export class StatusReader {
   onData (chunk: Uint8Array): void {
     for (const byte of chunk) {
       if (this.#waiter !== null && isStatusByte(byte)) this.#settle(byte)
+      else this.#strayBytes++
     }
   }
 

@@ -29,6 +29,8 @@ export class TcpTransport implements PrinterTransport {
   readonly #status = new StatusReader()
   #failure: Error | null = null
 
+  get strayBytes (): number { return this.#status.strayBytes }
+
   constructor (host: string, port: number, timeouts: Partial<TcpTimeouts> = {}) {
     this.#host = host
     this.#port = port

@@ -24,6 +24,12 @@ export interface PrinterTransport {
    * `timeoutMs` (the printer is then treated as offline).
    */
   requestStatus (n: StatusRequest, timeoutMs: number): Promise<number | null>
+  /**
+   * Bytes the peer sent that answered no status request, where the transport counts
+   * them. A printer sends none unless configured for Automatic Status Back; another
+   * service on the port (an HTTP server, say) sends many.
+   */
+  readonly strayBytes?: number
   /** Close the connection. Idempotent. */
   close (): Promise<void>
 }

@@ -56,6 +56,26 @@ t.test('a printer out of paper is found with its state', async (t) => {
   t.match(result, { reachable: true, statusAnswered: true, state: 'paper-out' })
 })
 
+t.test('a service that answers with text is not taken for a printer', async (t) => {
+  // Like an HTTP server on the port: its answer holds bytes with a status byte's fixed
+  // bits ('R' of "Request"), which must not count as a DLE EOT answer.
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.once('data', () => { socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n') })
+    socket.on('close', () => { sockets.delete(socket) })
+  })
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  })
+  const port = (server.address() as AddressInfo).port
+  const result = await probeTcp({ host: '127.0.0.1', port }, 1000)
+  t.match(result, { reachable: true, statusAnswered: false, detail: /not ESC\/POS status/ })
+  t.notOk('state' in result, 'no printer state')
+})
+
 t.test('a closed port is not reachable', async (t) => {
   const port = await closedPort()
   const result = await probeTcp({ host: '127.0.0.1', port }, 1000)
