@@ -13,7 +13,7 @@ import { findBranch } from '../db/branches-repository.js'
 import { withTenant } from '../db/tenant-scope.js'
 import type { ApiDeps } from '../deps.js'
 import { AgentExistsError, AgentHasPrintersError, AgentNotFoundError, BranchNotFoundError } from '../errors.js'
-import { pageOf, pageRequest } from '../pagination.js'
+import { listInBranch, readInBranch } from './branch-resources.js'
 import { AgentParams, AgentView, BranchParams, errorResponses, Id, Name, Page, PageQuery } from '../schemas.js'
 import { agentView } from '../views.js'
 
@@ -60,28 +60,14 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps)
   app.get('/v1/branches/:branchId/agents', {
     onRequest: requireRole('admin', 'operator', 'technician'),
     schema: { tags, security, params: BranchParams, querystring: PageQuery, response: { 200: Page(AgentView), ...errorResponses(400, 401, 404) } }
-  }, async (request) => {
-    const { auth } = request
-    const { branchId } = request.params
-    if (!canAccessBranch(auth, branchId)) throw new BranchNotFoundError(branchId)
-    const page = pageRequest(request.query)
-    const rows = await withTenant(deps.db, auth.tenant, async (trx) => {
-      if (await findBranch(trx, branchId) === null) throw new BranchNotFoundError(branchId)
-      return await listAgents(trx, branchId, page)
-    })
-    return pageOf(rows, page, agentView)
-  })
+  }, async (request) => await listInBranch(deps.db, request.auth, request.params.branchId, request.query, listAgents, agentView))
 
   app.get('/v1/branches/:branchId/agents/:agentId', {
     onRequest: requireRole('admin', 'operator', 'technician'),
     schema: { tags, security, params: AgentParams, response: { 200: AgentView, ...errorResponses(400, 401, 404) } }
   }, async (request) => {
-    const { auth } = request
     const { branchId, agentId } = request.params
-    if (!canAccessBranch(auth, branchId)) throw new AgentNotFoundError(agentId)
-    const row = await withTenant(deps.db, auth.tenant, (trx) => findAgent(trx, branchId, agentId))
-    if (row === null) throw new AgentNotFoundError(agentId)
-    return agentView(row)
+    return agentView(await readInBranch(deps.db, request.auth, branchId, (trx) => findAgent(trx, branchId, agentId), () => new AgentNotFoundError(agentId)))
   })
 
   app.patch('/v1/branches/:branchId/agents/:agentId', {

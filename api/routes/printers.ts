@@ -16,7 +16,7 @@ import { deleteIdlePrinter, findPrinter, insertPrinter, listPrinters, updatePrin
 import { afterCommit, withTenant } from '../db/tenant-scope.js'
 import type { ApiDeps } from '../deps.js'
 import { AgentNotFoundError, BranchNotFoundError, PrinterBusyError, PrinterExistsError, PrinterNotFoundError } from '../errors.js'
-import { pageOf, pageRequest } from '../pagination.js'
+import { listInBranch, readInBranch } from './branch-resources.js'
 import { BranchParams, CodePage, errorResponses, Id, Page, PageQuery, PrinterParams, PrinterView } from '../schemas.js'
 import { printerView } from '../views.js'
 
@@ -92,28 +92,14 @@ export const printerRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, dep
   app.get('/v1/branches/:branchId/printers', {
     onRequest: requireRole('admin', 'operator', 'technician'),
     schema: { tags, security, params: BranchParams, querystring: PageQuery, response: { 200: Page(PrinterView), ...errorResponses(400, 401, 404) } }
-  }, async (request) => {
-    const { auth } = request
-    const { branchId } = request.params
-    if (!canAccessBranch(auth, branchId)) throw new BranchNotFoundError(branchId)
-    const page = pageRequest(request.query)
-    const rows = await withTenant(deps.db, auth.tenant, async (trx) => {
-      if (await findBranch(trx, branchId) === null) throw new BranchNotFoundError(branchId)
-      return await listPrinters(trx, branchId, page)
-    })
-    return pageOf(rows, page, printerView)
-  })
+  }, async (request) => await listInBranch(deps.db, request.auth, request.params.branchId, request.query, listPrinters, printerView))
 
   app.get('/v1/branches/:branchId/printers/:printerId', {
     onRequest: requireRole('admin', 'operator', 'technician'),
     schema: { tags, security, params: PrinterParams, response: { 200: PrinterView, ...errorResponses(400, 401, 404) } }
   }, async (request) => {
-    const { auth } = request
     const { branchId, printerId } = request.params
-    if (!canAccessBranch(auth, branchId)) throw new PrinterNotFoundError(printerId)
-    const row = await withTenant(deps.db, auth.tenant, (trx) => findPrinter(trx, branchId, printerId))
-    if (row === null) throw new PrinterNotFoundError(printerId)
-    return printerView(row)
+    return printerView(await readInBranch(deps.db, request.auth, branchId, (trx) => findPrinter(trx, branchId, printerId), () => new PrinterNotFoundError(printerId)))
   })
 
   app.patch('/v1/branches/:branchId/printers/:printerId', {
