@@ -49,6 +49,20 @@ export const AgentView = Type.Object({
   createdAt: Time
 })
 
+/**
+ * An agent with a license key just issued (creation, rotation): the key, this once, and
+ * the MQTT identity it logs in with.
+ */
+export const AgentWithLicense = Type.Object({
+  ...AgentView.properties,
+  licenseKey: Type.String({ description: 'shown only in this response; the server keeps a hash' }),
+  mqtt: Type.Object({
+    url: Type.Union([Type.String(), Type.Null()]),
+    username: Type.String(),
+    clientId: Type.String()
+  })
+})
+
 /** A code page the agent can select for text. */
 export const CodePage = Type.Unsafe<CodePageName>({ type: 'string', enum: [...CODE_PAGES], description: 'code page for text (default cp1252)' })
 

@@ -1,11 +1,13 @@
 /** How rows are shown over HTTP: camelCase, ISO times, no secrets. */
 import type { Static } from 'typebox'
+import type { AgentRef } from '../shared/ids.js'
+import { agentMqttIdentity } from '../shared/license.js'
 import type { CodePageName, PrinterConnection, PrinterModel } from '../shared/messages.js'
 import type { AgentRow } from './db/agents-repository.js'
 import type { BranchRow } from './db/branches-repository.js'
 import type { JobEventRow, JobRow } from './db/jobs-repository.js'
 import type { PrinterRow } from './db/printers-repository.js'
-import type { AgentView, BranchView, PrinterView } from './schemas.js'
+import type { AgentView, AgentWithLicense, BranchView, PrinterView } from './schemas.js'
 
 /** A branch row as {@link BranchView}. */
 export function branchView (row: BranchRow): Static<typeof BranchView> {
@@ -22,6 +24,11 @@ export function agentView (row: AgentRow): Static<typeof AgentView> {
     revoked: row.revoked_at !== null,
     createdAt: row.created_at.toISOString()
   }
+}
+
+/** An agent row with the license key just issued, as {@link AgentWithLicense}. */
+export function agentWithLicenseView (row: AgentRow, licenseKey: string, ref: AgentRef, mqttUrl: string | null): Static<typeof AgentWithLicense> {
+  return { ...agentView(row), licenseKey, mqtt: { url: mqttUrl, ...agentMqttIdentity(ref) } }
 }
 
 /** A printer row as {@link PrinterView}. */

@@ -4,35 +4,23 @@
  * .../license` revokes it (the session is closed and cleared, reconnects are refused).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import Type from 'typebox'
-import { agentMqttIdentity, createLicenseKey, hashLicenseKey } from '../../shared/license.js'
+import { createLicenseKey, hashLicenseKey } from '../../shared/license.js'
 import { requireRole } from '../auth/authenticate.js'
 import { canAccessBranch } from '../auth/claims.js'
 import { replaceAgentLicense, revokeAgentLicense } from '../db/agent-licenses-repository.js'
 import { withTenant } from '../db/tenant-scope.js'
 import type { ApiDeps } from '../deps.js'
 import { AgentNotFoundError } from '../errors.js'
-import { AgentParams, AgentView, errorResponses } from '../schemas.js'
-import { agentView } from '../views.js'
+import { AgentParams, AgentView, AgentWithLicense, errorResponses } from '../schemas.js'
+import { agentView, agentWithLicenseView } from '../views.js'
 
 const tags = ['agents']
 const security = [{ bearerAuth: [] }]
 
-/** The rotation answer: the agent, its new license key (this once) and its MQTT identity. */
-const RotatedLicense = Type.Object({
-  ...AgentView.properties,
-  licenseKey: Type.String({ description: 'shown only in this response; the server keeps a hash' }),
-  mqtt: Type.Object({
-    url: Type.Union([Type.String(), Type.Null()]),
-    username: Type.String(),
-    clientId: Type.String()
-  })
-})
-
 export const agentLicenseRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
   app.post('/v1/branches/:branchId/agents/:agentId/license', {
     onRequest: requireRole('admin'),
-    schema: { tags, security, params: AgentParams, response: { 200: RotatedLicense, ...errorResponses(400, 401, 403, 404) } }
+    schema: { tags, security, params: AgentParams, response: { 200: AgentWithLicense, ...errorResponses(400, 401, 403, 404) } }
   }, async (request) => {
     const { auth } = request
     const { branchId, agentId } = request.params
@@ -44,7 +32,7 @@ export const agentLicenseRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app
     // The database no longer accepts the old key; now cut the session it opened.
     const wasConnected = await deps.disconnectAgent(ref)
     request.log.info({ branch: branchId, agent: agentId, wasConnected }, 'agent license rotated')
-    return { ...agentView(row), licenseKey, mqtt: { url: deps.publicMqttUrl(request.headers.host), ...agentMqttIdentity(ref) } }
+    return agentWithLicenseView(row, licenseKey, ref, deps.publicMqttUrl(request.headers.host))
   })
 
   app.delete('/v1/branches/:branchId/agents/:agentId/license', {

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { agentMqttIdentity, createLicenseKey, hashLicenseKey } from '../../shared/license.js'
+import { createLicenseKey, hashLicenseKey } from '../../shared/license.js'
 import { requireRole } from '../auth/authenticate.js'
 import { canAccessBranch } from '../auth/claims.js'
 import { deleteIdleAgent, findAgent, insertAgent, listAgents, updateAgent } from '../db/agents-repository.js'
@@ -14,22 +14,11 @@ import { withTenant } from '../db/tenant-scope.js'
 import type { ApiDeps } from '../deps.js'
 import { AgentExistsError, AgentHasPrintersError, AgentNotFoundError, BranchNotFoundError } from '../errors.js'
 import { listInBranch, readInBranch } from './branch-resources.js'
-import { AgentParams, AgentView, BranchParams, errorResponses, Id, Name, Page, PageQuery } from '../schemas.js'
-import { agentView } from '../views.js'
+import { AgentParams, AgentView, AgentWithLicense, BranchParams, errorResponses, Id, Name, Page, PageQuery } from '../schemas.js'
+import { agentView, agentWithLicenseView } from '../views.js'
 
 const tags = ['agents']
 const security = [{ bearerAuth: [] }]
-
-/** The creation answer: the agent, its license key (this once) and its MQTT identity. */
-const CreatedAgent = Type.Object({
-  ...AgentView.properties,
-  licenseKey: Type.String({ description: 'shown only in this response; the server keeps a hash' }),
-  mqtt: Type.Object({
-    url: Type.Union([Type.String(), Type.Null()]),
-    username: Type.String(),
-    clientId: Type.String()
-  })
-})
 
 /** Agent routes (see the file comment). */
 export const agentRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps) => {
@@ -39,7 +28,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps)
       tags, security,
       params: BranchParams,
       body: Type.Object({ id: Id, name: Name }, { additionalProperties: false }),
-      response: { 201: CreatedAgent, ...errorResponses(400, 401, 403, 404, 409) }
+      response: { 201: AgentWithLicense, ...errorResponses(400, 401, 403, 404, 409) }
     }
   }, async (request, reply) => {
     const { auth } = request
@@ -54,7 +43,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps)
     if (row === null) throw new AgentExistsError(request.body.id)
     request.log.info({ branch: branchId, agent: row.id }, 'agent created')
     // The only time the key is shown; the database keeps its hash.
-    return await reply.code(201).send({ ...agentView(row), licenseKey, mqtt: { url: deps.publicMqttUrl(request.headers.host), ...agentMqttIdentity(ref) } })
+    return await reply.code(201).send(agentWithLicenseView(row, licenseKey, ref, deps.publicMqttUrl(request.headers.host)))
   })
 
   app.get('/v1/branches/:branchId/agents', {
