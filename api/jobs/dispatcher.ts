@@ -21,6 +21,9 @@ import { withTenant } from '../db/tenant-scope.js'
 import type { ServiceClient } from '../mqtt/service-client.js'
 import type { JobChanges } from './job-changes.js'
 
+/** Failed cancels kept for another try: a bound on memory while the broker is unreachable. */
+const MAX_CANCELS_TO_RETRY = 10_000
+
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
   readonly db: Kysely<Database>
@@ -57,6 +60,8 @@ export class Dispatcher {
   readonly #inFlight = new Set<string>()
   /** PUBACKed jobs waiting to be marked dispatched, per tenant (see #markDispatched). */
   readonly #toMark = new Map<string, Array<{ readonly jobId: string, readonly resolve: (row: JobRow | null) => void, readonly reject: (err: unknown) => void }>>()
+  /** Cancels whose publish failed, by job id (see publishCancel). */
+  readonly #cancelsToRetry = new Map<string, JobRow>()
   /** Tenants with a mark-dispatched transaction running. */
   readonly #marking = new Set<string>()
   #timer: NodeJS.Timeout | null = null
@@ -117,17 +122,30 @@ export class Dispatcher {
   /**
    * Tell the agent that a job it may hold is canceled (`job-cancel` on its `jobs` topic,
    * after the job itself, so MQTT keeps them in order). The agent answers with a result.
-   * Never throws: a cancel that does not go out now is sent again when the agent comes
-   * online (see listCancelsToResend).
+   * Never throws: a cancel that does not go out now is tried again by every sweep while
+   * this process runs and its deadline has not passed (an agent that stays connected to
+   * an external broker while this server's connection dropped would otherwise wait for
+   * it), and sent again when the agent comes online (see listCancelsToResend).
    */
   async publishCancel (job: JobRow): Promise<void> {
     const log = this.#log.child({ jobId: job.id, correlationId: job.correlation_id })
     try {
       const ref = { tenant: job.tenant_id, branch: job.branch_id, agent: job.agent_id }
       await this.#options.mqtt.publish(agentTopic(ref, 'jobs'), encodeMessage('job-cancel', job.correlation_id, { jobId: job.id, printerId: job.printer_id }))
+      this.#cancelsToRetry.delete(job.id)
       log.info({ agent: job.agent_id }, 'job cancel sent to agent')
     } catch (err) {
-      log.warn({ err }, 'job cancel not sent now; it is sent again when the agent comes online')
+      if (this.#cancelsToRetry.size < MAX_CANCELS_TO_RETRY) this.#cancelsToRetry.set(job.id, job)
+      log.warn({ err }, 'job cancel not sent now; it is tried again')
+    }
+  }
+
+  /** Cancels whose publish failed, tried again by the sweep (until their deadline). */
+  async #retryCancels (): Promise<void> {
+    const now = Date.now()
+    for (const [jobId, job] of this.#cancelsToRetry) {
+      if (job.expires_at.getTime() <= now) { this.#cancelsToRetry.delete(jobId); continue }
+      await this.publishCancel(job)
     }
   }
 
@@ -162,6 +180,7 @@ export class Dispatcher {
       }
     }
     if (!this.#options.mqtt.connected) return
+    await this.#retryCancels()
     const unacceptedAfter = this.#options.unacceptedAfterSeconds ?? 30
     const due = await jobsToDispatch(db, batch, this.#options.redispatchAfterSeconds ?? 10, unacceptedAfter)
     const isOnline = this.#options.isAgentOnline ?? (() => true)

@@ -135,5 +135,26 @@ for (const database of testDatabases()) {
       await dispatched
       t.same(mqtt.published.map((p) => p.jobId), [other.id], 'only the other job went out')
     })
+
+    await t.test('a cancel whose publish failed is sent by a later sweep', async (t) => {
+      const [job] = await seedTenant(first, 'cancelretry', 1)
+      if (job === undefined) throw new Error('no job')
+      const outcome = await withTenant(first.db, 'cancelretry', (trx) => cancelJob(trx, job.id, 'c-2'))
+      t.equal(outcome.kind, 'canceled')
+      const mqtt = fakeMqtt()
+      mqtt.connected = false
+      const dispatcher = startDispatcher(t, first, mqtt)
+      // The broker connection is down when the cancel is sent; the agent may still be
+      // connected to its (external) broker and never come "online" again.
+      await dispatcher.publishCancel(job)
+      t.same(mqtt.published, [], 'nothing went out while disconnected')
+      mqtt.connected = true
+      dispatcher.start()
+      const deadline = Date.now() + 10_000
+      while (!mqtt.published.some((p) => p.jobId === job.id) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      t.same(mqtt.published.map((p) => p.jobId), [job.id], 'the cancel went out once the broker was back, and only once')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      t.equal(mqtt.published.length, 1, 'not sent again by later sweeps')
+    })
   })
 }
