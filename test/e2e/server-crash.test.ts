@@ -20,7 +20,7 @@ import { createLogger } from '../../shared/logger.js'
 import { TERMINAL_JOB_STATES, type JobState } from '../../shared/job-states.js'
 import { VirtualPrinter } from '../../virtual-printer/virtual-printer.js'
 import { testDatabases } from '../helpers/databases.js'
-import { freePort, ServerProcess, START_TIMEOUT_MS, within } from '../helpers/server-process.js'
+import { callJson, freePort, ServerProcess, START_TIMEOUT_MS, within } from '../helpers/server-process.js'
 
 const KILLS = Number(process.env.PRINTMQ_SERVER_CRASH_KILLS ?? 3)
 /** Submissions in flight at once. */
@@ -75,18 +75,8 @@ async function crashSuite (t: Test, location: DatabaseLocation | null): Promise<
   const httpUrl = `http://127.0.0.1:${httpPort}`
   const admin = mintToken(secret, { tenant: 'crash', role: 'admin', subject: 'test-admin', ttlSeconds: 3600 })
   const operator = mintToken(secret, { tenant: 'crash', role: 'operator', subject: 'test-operator', ttlSeconds: 3600 })
-  const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> => {
-    const response = await fetch(httpUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(30_000)
-    })
-    const text = await response.text()
-    let parsed: unknown = text
-    try { parsed = JSON.parse(text) } catch {}
-    return { status: response.status, body: parsed }
-  }
+  const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> =>
+    await callJson(httpUrl, method, path, token, body, headers)
   const created = async (what: string, path: string, body: unknown): Promise<any> => {
     const response = await call('POST', path, admin, body)
     if (response.status !== 201) throw new Error(`${what}: ${response.status} ${JSON.stringify(response.body)}`)

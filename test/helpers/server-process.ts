@@ -119,3 +119,17 @@ export class ServerProcess {
     return text.split('\n').slice(-lines).join('\n')
   }
 }
+
+/** One HTTP call with a bearer token, JSON in and out (text when the answer is not JSON); 30 s bound. */
+export async function callJson (baseUrl: string, method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> {
+  const response = await fetch(baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(30_000)
+  })
+  const text = await response.text()
+  let parsed: unknown = text
+  try { parsed = JSON.parse(text) } catch {}
+  return { status: response.status, body: parsed }
+}

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import { mintToken } from '../../../api/auth/tokens.js'
 import { testDatabases, TEST_POSTGRES_URL } from '../../helpers/databases.js'
-import { freePort, ServerProcess } from '../../helpers/server-process.js'
+import { callJson, freePort, ServerProcess } from '../../helpers/server-process.js'
 
 export { freePort, within, ServerProcess, type Exit } from '../../helpers/server-process.js'
 
@@ -81,18 +81,7 @@ export async function startCluster (t: Test, count: number, env: NodeJS.ProcessE
     else t.comment(`cluster logs in ${dir}`)
   })
   for (const server of servers) await server.start()
-  const call: TestCluster['call'] = async (server, method, path, token, body, headers = {}) => {
-    const response = await fetch(server.httpUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(30_000)
-    })
-    const text = await response.text()
-    let parsed: unknown = text
-    try { parsed = JSON.parse(text) } catch {}
-    return { status: response.status, body: parsed }
-  }
+  const call: TestCluster['call'] = async (server, method, path, token, body, headers = {}) => await callJson(server.httpUrl, method, path, token, body, headers)
   return {
     servers,
     secret,
