@@ -27,6 +27,9 @@ export const DEFAULT_MAX_BYTES = 1024 * 1024
  */
 export const DEFAULT_RETENTION_MS = 48 * 60 * 60 * 1000
 
+/** At most this long before a record written lazily (see Journal.markReported) reaches the file, in ms. */
+export const LAZY_FLUSH_MS = 1000
+
 /** Options of {@link Journal}. */
 export interface JournalOptions {
   readonly dir: string
@@ -48,6 +51,9 @@ export class Journal {
   readonly #now: () => number
   readonly #entries = new Map<string, JournalEntry>()
   #handle: FileHandle | null = null
+  /** Records already applied in memory that go to the file with the next write (see markReported). */
+  #lazy: JournalRecord[] = []
+  #lazyTimer: NodeJS.Timeout | null = null
   #size = 0
   #compactAt = 0
   /** Serialises appends and compaction: one file operation at a time. */
@@ -82,6 +88,8 @@ export class Journal {
   async stop (): Promise<void> {
     const handle = this.#handle
     if (handle === null) return
+    if (this.#lazyTimer !== null) { clearTimeout(this.#lazyTimer); this.#lazyTimer = null }
+    if (this.#lazy.length > 0) await this.append([]).catch((err: unknown) => { this.#log.warn({ err }, 'journal write failed') })
     await this.#tail.catch(() => {})
     this.#handle = null
     await handle.close()
@@ -146,9 +154,24 @@ export class Journal {
     })
   }
 
-  /** Record that the server acknowledged the outcome. */
-  async markReported (jobId: string): Promise<void> {
-    await this.append([{ t: 'reported', at: this.#at(), jobId }])
+  /**
+   * Record that the server acknowledged the outcome. Not synced on its own: the record
+   * goes to the file with the next write, or within {@link LAZY_FLUSH_MS}, or at stop.
+   * Losing it to a crash only makes the agent report the outcome again after restart,
+   * which the server records as a duplicate; syncing it cost one write and one fsync
+   * per job (a quarter of the journal's work; docs/performance.md).
+   */
+  markReported (jobId: string): void {
+    const record: JournalRecord = { t: 'reported', at: this.#at(), jobId }
+    applyRecord(this.#entries, record)
+    this.#lazy.push(record)
+    if (this.#lazyTimer === null) {
+      this.#lazyTimer = setTimeout(() => {
+        this.#lazyTimer = null
+        if (this.#lazy.length > 0 && this.#handle !== null) this.append([]).catch((err: unknown) => { this.#log.warn({ err }, 'journal write failed') })
+      }, LAZY_FLUSH_MS)
+      this.#lazyTimer.unref()
+    }
   }
 
   /** Append records in one write, fsync, then apply them to the in-memory state. */
@@ -165,13 +188,21 @@ export class Journal {
       const handle = this.#handle
       if (handle === null) throw new JournalClosedError()
       const records = decide()
-      if (records === null) return false
-      const data = serializeRecords(records)
-      await handle.appendFile(data)
-      await handle.sync()
+      if (records === null && this.#lazy.length === 0) return false
+      const lazy = this.#lazy
+      this.#lazy = []
+      const data = serializeRecords([...lazy, ...(records ?? [])])
+      try {
+        await handle.appendFile(data)
+        // Lazy records alone are not worth an fsync (see markReported).
+        if (records !== null && records.length > 0) await handle.sync()
+      } catch (err) {
+        this.#lazy = [...lazy, ...this.#lazy]
+        throw err
+      }
       this.#size += data.length
-      for (const record of records) applyRecord(this.#entries, record)
-      return true
+      for (const record of records ?? []) applyRecord(this.#entries, record)
+      return records !== null
     })
     if (this.#size > this.#compactAt) await this.compact()
     return written
@@ -190,6 +221,8 @@ export class Journal {
         const finished = entry.phase === 'settled' && entry.reported
         if (finished && entry.updatedAt < cutoff) this.#entries.delete(jobId)
       }
+      // Lazy records are already in memory, so the rewrite includes them.
+      const lazyIncluded = this.#lazy.length
       const data = serializeRecords([...this.#entries.values()].flatMap(recordsFor))
       const temp = `${this.#path}.tmp`
       const tempHandle = await open(temp, 'w')
@@ -205,6 +238,7 @@ export class Journal {
       await this.#syncDir()
       this.#handle = await open(this.#path, 'a')
       this.#size = data.length
+      this.#lazy.splice(0, lazyIncluded)
       // Without this, a journal whose entries are all recent would be rewritten on every append.
       this.#compactAt = Math.max(this.#maxBytes, 2 * this.#size)
       this.#log.info({ entriesBefore: before, entriesAfter: this.#entries.size, bytes: this.#size }, 'journal compacted')

@@ -57,8 +57,8 @@ export class ResultPublisher {
     const first = !this.#inFlight.has(jobId)
     this.#inFlight.add(jobId)
     this.#send(entry, outcome, replay)
-      .then(async () => {
-        if (!entry.reported && first) await this.#options.journal.markReported(jobId)
+      .then(() => {
+        if (!entry.reported && first) this.#options.journal.markReported(jobId)
         log.debug({ state: outcome.state }, 'result acknowledged')
       })
       .catch((err: unknown) => { log.warn({ err }, 'result not published') })

@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import http from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -47,14 +48,31 @@ async function startServer (dir: string, databaseUrl: string | null): Promise<Se
   return { child, api, mqtt: `mqtt://127.0.0.1:${mqttPort}`, token: mintToken(secret, { tenant: 'bench', role: 'admin', subject: 'bench', ttlSeconds: 86_400 }) }
 }
 
+/**
+ * Keep-alive connections for the load: node:http costs this process a fraction of what
+ * fetch does per request, so the load generator leaves the shared 2 cores to the system
+ * under test (it took 20-50% of a core at 200 jobs/s with fetch).
+ */
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 })
+
 async function call (server: Server, method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(server.api + path, {
-    method,
-    headers: { authorization: `Bearer ${server.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+  const payload = body !== undefined ? JSON.stringify(body) : undefined
+  const { status, text } = await new Promise<{ status: number, text: string }>((resolve, reject) => {
+    const request = http.request(server.api + path, {
+      method,
+      agent: keepAlive,
+      headers: { authorization: `Bearer ${server.token}`, ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) }
+    }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+      response.on('end', () => { resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
+      response.on('error', reject)
+    })
+    request.on('error', reject)
+    request.end(payload)
   })
-  const json = await response.json()
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`)
+  const json = JSON.parse(text)
+  if (status < 200 || status > 299) throw new Error(`${method} ${path}: ${status} ${text}`)
   return json
 }
 
@@ -156,7 +174,7 @@ async function scenario (database: 'pglite' | 'postgres', databaseUrl: string | 
   const concurrency = Number(args.concurrency ?? 32)
   const dir = await mkdtemp(join(tmpdir(), 'printmq-bench-'))
   const server = await startServer(dir, databaseUrl)
-  const branch = await forkProcess('processes/agents.ts')
+  const branch = await forkProcess('processes/agents.ts', { profile: true })
   try {
     const { ports } = await branch.request({ type: 'printers', count: agents }, 'printers')
     await call(server, 'POST', '/v1/branches', { id: 'b1' })

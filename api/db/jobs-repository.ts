@@ -62,37 +62,42 @@ export async function insertJob (trx: TenantTransaction, job: NewJob): Promise<J
 }
 
 /**
- * Insert a job for the printer `job.printerId` of branch `job.branchId`, taking the
- * printer's agent, with its first event: one statement. `null` when that printer does
- * not exist in the tenant (row-level security) and branch; then nothing is written.
- * With `claim`, the job is stored already claimed for its first publish, exactly as
- * {@link claimForDispatch} would leave it (one attempt, `last_dispatched_at` now): the
- * caller publishes it after commit (Dispatcher.publishClaimed).
+ * Insert jobs, each for the printer `printerId` of branch `branchId`, taking the
+ * printer's agent, each with its first event: one statement for all of them (a
+ * data-modifying CTE over the jobs as one JSON parameter), so a group commit of N
+ * submissions costs one round trip here. Returns one row per job in order, `null` where
+ * that printer does not exist in the tenant (row-level security) and branch; nothing is
+ * written for those.
+ * With `claim`, the jobs are stored already claimed for their first publish, exactly as
+ * {@link claimForDispatch} would leave them (one attempt, `last_dispatched_at` now): the
+ * caller publishes them after commit (Dispatcher.publishClaimed).
  */
-export async function insertJobForPrinter (trx: TenantTransaction, job: Omit<NewJob, 'agentId'>, options: { claim?: boolean } = {}): Promise<JobRow | null> {
+export async function insertJobsForPrinters (trx: TenantTransaction, jobs: ReadonlyArray<Omit<NewJob, 'agentId'>>, options: { claim?: boolean } = {}): Promise<Array<JobRow | null>> {
+  if (jobs.length === 0) return []
   const now = new Date()
-  const values = {
-    ...newJobValues({ ...job, agentId: '' }, now),
-    // Claimed for its first publish as it is stored (see claimForDispatch): saves the claim's own transaction.
-    ...(options.claim === true ? { dispatch_attempts: 1, last_dispatched_at: now } : {})
-  }
-  const { agent_id: _agent, ...fixed } = values
-  const columns = Object.keys(values) as Array<keyof typeof values>
-  const row = await trx
-    .with('job', (db) => db.insertInto('print_jobs')
-      .columns(columns)
-      .expression((eb) => eb.selectFrom('printers')
-        .select(columns.map((column) => column === 'agent_id' ? 'printers.agent_id' : eb.val((fixed as Record<string, unknown>)[column]).as(column)))
-        .where('printers.branch_id', '=', job.branchId).where('printers.id', '=', job.printerId))
-      .returningAll())
-    .with('event', (db) => db.insertInto('job_events')
-      .columns(['tenant_id', 'job_id', 'state', 'correlation_id', 'code', 'detail', 'ignored', 'at'])
-      .expression((eb) => eb.selectFrom('job').select([
-        'job.tenant_id', 'job.id', 'job.state', 'job.correlation_id',
-        eb.val(null).as('code'), eb.val(null).as('detail'), eb.val(false).as('ignored'), 'job.created_at'
-      ])))
-    .selectFrom('job').selectAll().executeTakeFirst()
-  return (row as JobRow | undefined) ?? null
+  const tenant = jobs[0]?.tenant as string
+  if (jobs.some((job) => job.tenant !== tenant)) throw new Error('insertJobsForPrinters: one tenant per call')
+  const input = jobs.map((job) => ({
+    id: job.id, branch_id: job.branchId, printer_id: job.printerId, content: job.content, copies: job.copies,
+    reference: job.reference, correlation_id: job.correlationId, expires_at: job.expiresAt.toISOString(), reprint_of: job.reprintOf ?? null
+  }))
+  const claimed = options.claim === true
+  const result = await sql<JobRow>`with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as i(id uuid, branch_id text, printer_id text, content jsonb, copies integer,
+        reference text, correlation_id text, expires_at timestamptz, reprint_of uuid)),
+    job as (
+      insert into print_jobs (tenant_id, id, branch_id, printer_id, agent_id, content, copies, reference, correlation_id, state,
+        expires_at, reprint_of, created_at, updated_at, dispatch_attempts, last_dispatched_at)
+      select ${tenant}, i.id, i.branch_id, i.printer_id, p.agent_id, i.content, i.copies, i.reference, i.correlation_id, 'queued',
+        i.expires_at, i.reprint_of, ${now}, ${now}, ${claimed ? 1 : 0}, ${claimed ? now : null}::timestamptz
+      from input i join printers p on p.branch_id = i.branch_id and p.id = i.printer_id
+      returning *),
+    event as (
+      insert into job_events (tenant_id, job_id, state, correlation_id, code, detail, ignored, at)
+      select tenant_id, id, state, correlation_id, null, null, false, created_at from job)
+    select * from job`.execute(trx)
+  const byId = new Map(result.rows.map((row) => [row.id, row]))
+  return jobs.map((job) => byId.get(job.id) ?? null)
 }
 
 /** One job, or null. */
@@ -146,29 +151,62 @@ export async function transitionJob (trx: TenantTransaction, jobId: string, requ
  * transaction (`job` as read then). The event and the update are one statement.
  */
 export async function transitionLockedJob (trx: TenantTransaction, job: JobRow, request: TransitionRequest): Promise<TransitionOutcome> {
+  const [outcome] = await transitionLockedJobs(trx, [{ job, request: () => request }])
+  return outcome as TransitionOutcome
+}
+
+/** One transition of {@link transitionLockedJobs}. */
+export interface LockedTransition {
+  /** The job as locked in this transaction. */
+  readonly job: JobRow
+  /** The request, given the job's state after the transitions before it in the batch. */
+  readonly request: (current: JobRow) => TransitionRequest
+}
+
+/**
+ * Apply several transitions to jobs the caller has locked ({@link lockJobs}), in order:
+ * each is decided by {@link canTransition} against the job's state after the ones before
+ * it (two results for one job in a batch: the second sees the first's state), as if they
+ * ran one after another. Written in one statement whatever their number: every event
+ * (applied or ignored, in order) and one update per job to its final state, so a group
+ * commit of N results costs one round trip here, not N (docs/performance.md).
+ */
+export async function transitionLockedJobs (trx: TenantTransaction, transitions: readonly LockedTransition[]): Promise<TransitionOutcome[]> {
+  if (transitions.length === 0) return []
   const now = new Date()
-  const allowed = canTransition(job.state, request.to)
-  const event = {
-    tenant_id: job.tenant_id, job_id: job.id, state: request.to, correlation_id: request.correlationId,
-    code: request.code ?? null, detail: request.detail ?? null, ignored: !allowed, at: now
-  }
-  if (!allowed) {
-    await trx.insertInto('job_events').values(event).execute()
-    return { kind: 'ignored', job }
-  }
-  const updated = await trx
-    .with('event', (db) => db.insertInto('job_events').values(event))
-    .updateTable('print_jobs')
-    .set({
+  const current = new Map<string, JobRow>()
+  const outcomes: TransitionOutcome[] = []
+  const events: Array<{ n: number, job_id: string, state: JobState, correlation_id: string, code: number | null, detail: string | null, ignored: boolean }> = []
+  for (const transition of transitions) {
+    const job = current.get(transition.job.id) ?? transition.job
+    const request = transition.request(job)
+    const allowed = canTransition(job.state, request.to)
+    events.push({ n: events.length, job_id: job.id, state: request.to, correlation_id: request.correlationId, code: request.code ?? null, detail: request.detail ?? null, ignored: !allowed })
+    if (!allowed) { outcomes.push({ kind: 'ignored', job }); continue }
+    const next: JobRow = {
+      ...job,
       state: request.to,
       updated_at: now,
       ...(request.code !== undefined ? { result_code: request.code } : {}),
       ...(request.detail !== undefined ? { result_detail: request.detail } : {})
-    })
-    .where('id', '=', job.id)
-    .returningAll()
-    .executeTakeFirstOrThrow()
-  return { kind: 'applied', job: updated }
+    }
+    current.set(job.id, next)
+    outcomes.push({ kind: 'applied', job: next })
+  }
+  const updates = [...current.values()].map((job) => ({ id: job.id, state: job.state, result_code: job.result_code, result_detail: job.result_detail }))
+  const tenant = transitions[0]?.job.tenant_id as string
+  // Events keep their order (ids from the sequence follow the array's order). Rows of
+  // other tenants cannot be touched: row-level security scopes both statements.
+  await sql`with updated as (
+      update print_jobs set state = u.state, updated_at = ${now}, result_code = u.result_code, result_detail = u.result_detail
+      from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as u(id uuid, state text, result_code integer, result_detail text)
+      where print_jobs.id = u.id
+      returning print_jobs.id)
+    insert into job_events (tenant_id, job_id, state, correlation_id, code, detail, ignored, at)
+      select ${tenant}, e.job_id, e.state, e.correlation_id, e.code, e.detail, e.ignored, ${now}
+      from jsonb_to_recordset(${JSON.stringify(events)}::jsonb) as e(n integer, job_id uuid, state text, correlation_id text, code integer, detail text, ignored boolean)
+      order by e.n`.execute(trx)
+  return outcomes
 }
 
 /**

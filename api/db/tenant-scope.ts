@@ -96,6 +96,20 @@ export async function runInTenantTransaction<T> (transaction: SurroundingTransac
   return await surrounding.run(transaction, work)
 }
 
+/** Whether `withTenant(db, tenant, ...)` here would join a surrounding transaction. */
+export function inSurroundingTransaction (db: Kysely<Database>, tenant: string): boolean {
+  const outer = surrounding.getStore()
+  return outer !== undefined && outer.db === db && outer.tenant === tenant
+}
+
+/**
+ * Run `work` outside any surrounding transaction: its `withTenant` calls open their own.
+ * Group commits use it, so a batch of many callers never joins one caller's transaction.
+ */
+export function outsideSurroundingTransaction<T> (work: () => T): T {
+  return surrounding.exit(work)
+}
+
 /**
  * Run `callback` once the data written so far is committed: at once outside a
  * surrounding transaction, after its commit inside one (so a dispatcher never looks for

@@ -93,7 +93,7 @@ export class Dispatcher {
   get canPublishNow (): boolean { return !this.#stopped && this.#options.mqtt.connected }
 
   /**
-   * Publish a job that was claimed in the transaction that stored it (insertJobForPrinter
+   * Publish a job that was claimed in the transaction that stored it (insertJobsForPrinters
    * with `claim`), once that committed: the same as {@link notify} without the claim's
    * own transaction. Never throws; a publish that fails is retried by the sweep after
    * `redispatchAfterSeconds`, as after any claim.

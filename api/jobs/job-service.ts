@@ -11,10 +11,11 @@ import type { JobContent, JobResultMessage } from '../../shared/messages.js'
 import { canAccessBranch, type AuthContext } from '../auth/claims.js'
 import { findBranch } from '../db/branches-repository.js'
 import { cancelJob, listJobs } from '../db/job-queries.js'
-import { findJob, insertJob, insertJobForPrinter, listJobEvents, lockJobs, transitionLockedJob, type JobEventRow, type JobRow, type TransitionOutcome } from '../db/jobs-repository.js'
+import { findJob, insertJob, insertJobsForPrinters, listJobEvents, lockJobs, transitionLockedJobs, type JobEventRow, type JobRow, type LockedTransition, type NewJob, type TransitionOutcome } from '../db/jobs-repository.js'
 import { findPrinter } from '../db/printers-repository.js'
 import type { Database } from '../db/schema.js'
-import { afterCommit, withTenant } from '../db/tenant-scope.js'
+import { GroupCommit, ItemFailure } from '../db/group-commit.js'
+import { afterCommit, inSurroundingTransaction, outsideSurroundingTransaction, withTenant } from '../db/tenant-scope.js'
 import { BranchNotFoundError, InvalidRequestError, JobNotCancelableError, JobNotFoundError, PrinterNotFoundError } from '../errors.js'
 import { decodeJobCursor, encodeJobCursor } from './job-cursor.js'
 import type { Dispatcher } from './dispatcher.js'
@@ -90,36 +91,64 @@ export class JobService {
   readonly #log: Logger
   /** Results of each tenant applied together (group commit), see {@link ResultBatcher}. */
   readonly #results: ResultBatcher
+  /** Submissions of each tenant stored together (group commit). */
+  readonly #submissions: GroupCommit<Omit<NewJob, 'agentId'>, JobRow>
 
   constructor (options: JobServiceOptions) {
     this.#options = options
     this.#log = options.logger.child({ component: 'api.jobs' })
     this.#results = new ResultBatcher(options.db)
+    this.#submissions = new GroupCommit((tenant, jobs) => outsideSurroundingTransaction(async () => await this.#insertBatch(tenant, jobs)))
   }
 
-  /** Store a new job (state `queued`) and hand it to the dispatcher. */
+  /**
+   * Store a new job (state `queued`) and hand it to the dispatcher. Submissions of a
+   * tenant arriving together are stored in one transaction ({@link GroupCommit}); one
+   * made inside a surrounding transaction (an Idempotency-Key request) is stored in it.
+   */
   async submit (auth: AuthContext, submission: JobSubmission, correlationId: string): Promise<JobRow> {
     if (!canAccessBranch(auth, submission.branchId)) throw new BranchNotFoundError(submission.branchId)
     const ttl = submission.ttlSeconds ?? DEFAULT_TTL_SECONDS
-    const job = await withTenant(this.#options.db, auth.tenant, async (trx) => {
-      // One statement: the printer's agent, the job and its first event (a round trip per job saved counts: docs/performance.md).
-      const inserted = await insertJobForPrinter(trx, {
-        tenant: auth.tenant,
-        id: newId(),
-        branchId: submission.branchId,
-        printerId: submission.printerId,
-        content: submission.content,
-        copies: submission.copies ?? 1,
-        reference: submission.reference ?? null,
-        correlationId,
-        expiresAt: new Date(Date.now() + ttl * 1000)
-      }, { claim: this.#options.dispatcher.canPublishNow })
-      if (inserted !== null) return inserted
-      if (await findBranch(trx, submission.branchId) === null) throw new BranchNotFoundError(submission.branchId)
-      throw new PrinterNotFoundError(submission.printerId)
+    const job: Omit<NewJob, 'agentId'> = {
+      tenant: auth.tenant,
+      id: newId(),
+      branchId: submission.branchId,
+      printerId: submission.printerId,
+      content: submission.content,
+      copies: submission.copies ?? 1,
+      reference: submission.reference ?? null,
+      correlationId,
+      expiresAt: new Date(Date.now() + ttl * 1000)
+    }
+    let stored: JobRow
+    if (inSurroundingTransaction(this.#options.db, auth.tenant)) {
+      const [outcome] = await this.#insertBatch(auth.tenant, [job])
+      if (outcome instanceof ItemFailure) throw outcome.error
+      stored = outcome as JobRow
+    } else {
+      stored = await this.#submissions.submit(auth.tenant, job)
+    }
+    this.#queued(stored)
+    return stored
+  }
+
+  /**
+   * Store jobs of one tenant in one transaction and one statement: the printer's agent,
+   * the job and its first event (round trips per job count: docs/performance.md). A
+   * job whose printer or branch does not exist fails alone.
+   */
+  async #insertBatch (tenant: string, jobs: ReadonlyArray<Omit<NewJob, 'agentId'>>): Promise<Array<JobRow | ItemFailure>> {
+    return await withTenant(this.#options.db, tenant, async (trx) => {
+      const rows = await insertJobsForPrinters(trx, jobs, { claim: this.#options.dispatcher.canPublishNow })
+      const outcomes: Array<JobRow | ItemFailure> = []
+      for (const [i, row] of rows.entries()) {
+        const job = jobs[i] as Omit<NewJob, 'agentId'>
+        if (row !== null) outcomes.push(row)
+        else if (await findBranch(trx, job.branchId) === null) outcomes.push(new ItemFailure(new BranchNotFoundError(job.branchId)))
+        else outcomes.push(new ItemFailure(new PrinterNotFoundError(job.printerId)))
+      }
+      return outcomes
     })
-    this.#queued(job)
-    return job
   }
 
   /** Announce a stored job and hand it to the dispatcher once it is committed. */
@@ -271,72 +300,52 @@ export class JobService {
   }
 }
 
-interface PendingResult {
+/** A result and the agent whose topic it came on. */
+interface AgentResult {
   readonly agent: AgentRef
   readonly result: JobResultMessage
-  readonly resolve: (outcome: TransitionOutcome | null) => void
-  readonly reject: (err: unknown) => void
 }
 
 /**
- * Applies agents' results with group commit: the first result of a tenant goes at once
- * in its own transaction; results arriving while it runs (other agents, other jobs) go
- * together in the next one: one lock statement for their jobs (id order) and one
- * statement per result, instead of a transaction each. Each caller gets its own outcome
- * after the commit. A batch that fails is retried one result per transaction, so one
- * bad result never takes others with it; a single result's error goes to its caller
- * (the inbound router retries while the database is unreachable).
+ * Applies agents' results with group commit ({@link GroupCommit}): for a batch, one
+ * lock statement for their jobs (id order) and one statement for every transition.
  */
 class ResultBatcher {
   readonly #db: Kysely<Database>
-  readonly #waiting = new Map<string, PendingResult[]>()
-  readonly #running = new Set<string>()
+  readonly #batches: GroupCommit<AgentResult, TransitionOutcome | null>
 
-  constructor (db: Kysely<Database>) { this.#db = db }
+  constructor (db: Kysely<Database>) {
+    this.#db = db
+    this.#batches = new GroupCommit((tenant, batch) => outsideSurroundingTransaction(async () => await this.#run(tenant, batch)))
+  }
 
   /** Lock and transition the result's job; null when the job is not this agent's. */
   async apply (agent: AgentRef, result: JobResultMessage): Promise<TransitionOutcome | null> {
-    return await new Promise((resolve, reject) => {
-      let waiting = this.#waiting.get(agent.tenant)
-      if (waiting === undefined) { waiting = []; this.#waiting.set(agent.tenant, waiting) }
-      waiting.push({ agent, result, resolve, reject })
-      if (!this.#running.has(agent.tenant)) this.#flush(agent.tenant)
-    })
+    return await this.#batches.submit(agent.tenant, { agent, result })
   }
 
-  #flush (tenant: string): void {
-    const waiting = this.#waiting.get(tenant) ?? []
-    if (waiting.length === 0) { this.#running.delete(tenant); this.#waiting.delete(tenant); return }
-    const batch = waiting.splice(0, 200)
-    this.#running.add(tenant)
-    this.#run(tenant, batch).then((outcomes) => {
-      batch.forEach((pending, i) => { pending.resolve(outcomes[i] ?? null) })
-    }, async (err: unknown) => {
-      if (batch.length === 1) { batch[0]?.reject(err); return }
-      for (const pending of batch) {
-        await this.#run(tenant, [pending]).then((outcomes) => { pending.resolve(outcomes[0] ?? null) }, pending.reject)
-      }
-    }).finally(() => { this.#flush(tenant) })
-  }
-
-  async #run (tenant: string, batch: readonly PendingResult[]): Promise<Array<TransitionOutcome | null>> {
+  async #run (tenant: string, batch: readonly AgentResult[]): Promise<Array<TransitionOutcome | null>> {
     return await withTenant(this.#db, tenant, async (trx) => {
-      const jobs = await lockJobs(trx, [...new Set(batch.map((p) => p.result.jobId))])
-      const outcomes: Array<TransitionOutcome | null> = []
-      for (const { agent, result } of batch) {
+      const jobs = await lockJobs(trx, [...new Set(batch.map((r) => r.result.jobId))])
+      // Each result is checked against its job's branch and agent; the rest go in one statement.
+      const transitions: LockedTransition[] = []
+      const mine = batch.map(({ agent, result }) => {
         const job = jobs.get(result.jobId)
-        if (job === undefined || job.branch_id !== agent.branch || job.agent_id !== agent.agent) { outcomes.push(null); continue }
-        const outcome = await transitionLockedJob(trx, job, {
-          to: result.state,
-          correlationId: result.correlationId,
-          code: result.code,
-          detail: job.state === 'canceled' ? afterCancelDetail(result) : (result.detail ?? null)
+        if (job === undefined || job.branch_id !== agent.branch || job.agent_id !== agent.agent) return false
+        transitions.push({
+          job,
+          request: (current) => ({
+            to: result.state,
+            correlationId: result.correlationId,
+            code: result.code,
+            detail: current.state === 'canceled' ? afterCancelDetail(result) : (result.detail ?? null)
+          })
         })
-        // Two results for one job in a batch: the second sees the first's state.
-        if (outcome.kind === 'applied') jobs.set(job.id, outcome.job)
-        outcomes.push(outcome)
-      }
-      return outcomes
+        return true
+      })
+      const applied = await transitionLockedJobs(trx, transitions)
+      let next = 0
+      return mine.map((ok) => ok ? applied[next++] ?? null : null)
     })
   }
 }

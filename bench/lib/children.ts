@@ -18,9 +18,14 @@ export async function forkLoad (): Promise<LoadProcess> {
   return await forkProcess('processes/mqtt-load.ts')
 }
 
-/** Fork `script` (relative to bench/) with IPC and wait for its `started` message. */
-export async function forkProcess (script: string): Promise<LoadProcess> {
-  const child = fork(`${here}${script}`, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+/**
+ * Fork `script` (relative to bench/) with IPC and wait for its `started` message. With
+ * `profile`, it writes a CPU profile like the process under test (the end-to-end
+ * scenario's agents are part of the system measured, not load).
+ */
+export async function forkProcess (script: string, options: { profile?: boolean } = {}): Promise<LoadProcess> {
+  const execArgv = ['--import', 'tsx', '--max-old-space-size=4096', ...(options.profile === true ? profileArgs() : [])]
+  const child = fork(`${here}${script}`, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const replies: Array<{ type: string, resolve: (value: any) => void, reject: (err: Error) => void }> = []
   child.on('message', (message: any) => {
     if (message.type === 'error') { for (const r of replies.splice(0)) r.reject(new Error(message.message)); return }
@@ -49,7 +54,7 @@ export async function stopLoad (processes: readonly LoadProcess[]): Promise<void
 /**
  * Node options that make a measured process (broker, server) write a V8 CPU profile
  * into the directory of `--cpu-prof DIR` (set as BENCH_CPU_PROF_DIR by bench/run.ts)
- * when it exits. Load generators are never profiled. Summarize with
+ * when it exits. Load generators are never profiled; the end-to-end scenario's agents are. Summarize with
  * `node --import tsx bench/lib/profile-summary.ts FILE.cpuprofile`.
  */
 export function profileArgs (): string[] {

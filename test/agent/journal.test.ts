@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { appendFile, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Journal, JOURNAL_FILE } from '../../agent/journal.js'
+import { Journal, JOURNAL_FILE, LAZY_FLUSH_MS } from '../../agent/journal.js'
 import { decodeMessage, type PrintJobMessage } from '../../shared/messages.js'
 import { printJob, testLogger } from './helpers/mqtt-fixture.js'
 
@@ -24,7 +24,7 @@ t.test('records written before stop are there after reopening', async (t) => {
   await first.accept(a)
   await first.markPrinting(a.jobId)
   await first.settle(a.jobId, { state: 'printed', code: 200 })
-  await first.markReported(a.jobId)
+  first.markReported(a.jobId)
   await first.accept(b)
   await first.stop()
 
@@ -87,7 +87,7 @@ t.test('compaction drops finished entries past retention and keeps unfinished on
   const pending = job('pending')
   await journal.accept(old)
   await journal.settle(old.jobId, { state: 'printed', code: 200 })
-  await journal.markReported(old.jobId)
+  journal.markReported(old.jobId)
   await journal.accept(unreported)
   await journal.settle(unreported.jobId, { state: 'printed', code: 200 })
   await journal.accept(pending)
@@ -104,7 +104,7 @@ t.test('compaction drops finished entries past retention and keeps unfinished on
   t.ok(journal.get(recent.jobId), 'recent: kept')
   t.ok((await stat(journal.path)).size < before, 'the file shrank')
 
-  await journal.markReported(unreported.jobId)
+  journal.markReported(unreported.jobId)
   await journal.stop()
   const reopened = await openJournal(t, dir)
   t.match(reopened.get(unreported.jobId), { reported: true })
@@ -122,7 +122,7 @@ t.test('the journal compacts itself when it grows past maxBytes', async (t) => {
     ids.push(j.jobId)
     await journal.accept(j)
     await journal.settle(j.jobId, { state: 'printed', code: 200 })
-    await journal.markReported(j.jobId)
+    journal.markReported(j.jobId)
     clock += 3 * 60 * 60 * 1000
   }
   t.equal(journal.get(ids[0] ?? ''), undefined, 'the first job, 180 h old, was compacted away')
@@ -170,4 +170,33 @@ t.test('a cancel settles a job that has not started printing, and loses to one t
   t.match(second.get(printing.jobId), { phase: 'settled', outcome: { state: 'printed' } })
   t.match(second.get(unseen.jobId), { phase: 'settled', outcome: canceled })
   t.notOk(second.get(unseen.jobId)?.job, 'no content to print after a restart')
+})
+
+t.test('an acknowledged outcome is written with the next record, or on its own within LAZY_FLUSH_MS, without an fsync of its own', async (t) => {
+  const dir = t.testdir()
+  const journal = await openJournal(t, dir)
+  const a = job('a')
+  await journal.accept(a)
+  await journal.settle(a.jobId, { state: 'printed', code: 200 })
+  journal.markReported(a.jobId)
+  t.match(journal.get(a.jobId), { reported: true }, 'known in memory at once')
+  const reportedLines = async (): Promise<number> => (await readFile(join(dir, JOURNAL_FILE), 'utf8')).split('\n').filter((line) => line.includes('"t":"reported"')).length
+  t.equal(await reportedLines(), 0, 'not written on its own yet')
+  const b = job('b')
+  await journal.accept(b)
+  t.equal(await reportedLines(), 1, 'written with the next record (before it, in one write)')
+
+  await journal.settle(b.jobId, { state: 'printed', code: 200 })
+  journal.markReported(b.jobId)
+  await new Promise((resolve) => setTimeout(resolve, LAZY_FLUSH_MS + 300))
+  t.equal(await reportedLines(), 2, 'written within LAZY_FLUSH_MS when nothing else is')
+
+  // A crash before either happens loses only the acknowledgement: the agent reports again.
+  const c = job('c')
+  await journal.accept(c)
+  await journal.settle(c.jobId, { state: 'printed', code: 200 })
+  journal.markReported(c.jobId)
+  const crashed = await openJournal(t, dir)
+  t.match(crashed.get(c.jobId), { phase: 'settled', reported: false }, 'after a crash: settled, to be reported again')
+  t.match(crashed.get(a.jobId), { reported: true })
 })

@@ -53,6 +53,35 @@ for (const database of testDatabases()) {
       t.notOk(other.some((e) => e.state === 'failed'), 'another agent cannot touch the job')
     })
 
+    await t.test('several results for one job in one batch: each sees the state the ones before it left', async (t) => {
+      const jobs = await seedTenant(db, 'batch3', 6)
+      const blocker = jobs[0]!
+      const canceled = jobs[1]!
+      await withTenant(db.db, 'batch3', (trx) => trx.updateTable('print_jobs').set({ state: 'canceled' }).where('id', '=', canceled.id).execute())
+      // The first result goes alone; every other one, fired before it commits, is in the next batch together.
+      const outcomes = await Promise.all([
+        service.applyResult(agent('batch3'), result(blocker.id, 'accepted')),
+        ...jobs.slice(2).flatMap((job) => [
+          service.applyResult(agent('batch3'), result(job.id, 'accepted', 202)),
+          service.applyResult(agent('batch3'), result(job.id, 'printed', 200)),
+          service.applyResult(agent('batch3'), result(job.id, 'failed', 430))
+        ]),
+        service.applyResult(agent('batch3'), result(canceled.id, 'printed', 200))
+      ])
+      t.equal(outcomes.length, 14)
+      for (const job of jobs.slice(2)) {
+        const row = await withTenant(db.db, 'batch3', (trx) => findJob(trx, job.id))
+        t.equal(row?.state, 'printed', 'the last applied state is stored')
+        t.equal(row?.result_code, 200, 'with its code')
+        const events = await withTenant(db.db, 'batch3', (trx) => listJobEvents(trx, job.id))
+        t.same(events.map((e) => [e.state, e.code, e.ignored]), [['queued', null, false], ['accepted', 202, false], ['printed', 200, false], ['failed', 430, true]], 'events in arrival order, the late failure ignored')
+      }
+      const events = await withTenant(db.db, 'batch3', (trx) => listJobEvents(trx, canceled.id))
+      t.same(events.map((e) => [e.state, e.ignored, e.detail]), [['queued', false, null], ['printed', true, 'printed after cancel']], 'a result for a canceled job says so')
+      const row = await withTenant(db.db, 'batch3', (trx) => findJob(trx, canceled.id))
+      t.equal(row?.state, 'canceled')
+    })
+
     await t.test('a result that fails does not take the other results of its batch with it', async (t) => {
       const jobs = await seedTenant(db, 'batch2', 10)
       // A code outside the column's integer range fails in the database.
