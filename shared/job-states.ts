@@ -13,15 +13,15 @@ export type JobState = typeof JOB_STATES[number]
 /** States that never change again. */
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['printed', 'failed', 'unconfirmed', 'expired', 'canceled'])
 
-/** Order of the non-terminal states; a job only moves forward. */
-const RANK: Readonly<Record<JobState, number>> = {
+/** Order of the states; a job only moves forward (the database's result batches use it too, migration 0006). */
+export const JOB_STATE_RANK: Readonly<Record<JobState, number>> = {
   queued: 0, dispatched: 1, accepted: 2, printed: 3, failed: 3, unconfirmed: 3, expired: 3, canceled: 3
 }
 
 /** True when a job in `from` may move to `to` (monotonic; terminal states are final). */
 export function canTransition (from: JobState, to: JobState): boolean {
   if (TERMINAL_JOB_STATES.has(from)) return false
-  return RANK[to] > RANK[from]
+  return JOB_STATE_RANK[to] > JOB_STATE_RANK[from]
 }
 
 /**

@@ -4,7 +4,7 @@
  * the lifecycle does not allow is stored as an ignored event, never applied.
  */
 import { sql, type Expression, type ExpressionBuilder, type Insertable, type Kysely, type Selectable, type SqlBool } from 'kysely'
-import { canTransition, type JobState } from '../../shared/job-states.js'
+import { canTransition, JOB_STATE_RANK, TERMINAL_JOB_STATES, type JobState } from '../../shared/job-states.js'
 import type { Database, JobEventsTable, PrintJobsTable } from './schema.js'
 import type { TenantTransaction } from './tenant-scope.js'
 
@@ -62,40 +62,23 @@ export async function insertJob (trx: TenantTransaction, job: NewJob): Promise<J
 }
 
 /**
- * Insert jobs, each for the printer `printerId` of branch `branchId`, taking the
- * printer's agent, each with its first event: one statement for all of them (a
- * data-modifying CTE over the jobs as one JSON parameter), so a group commit of N
- * submissions costs one round trip here. Returns one row per job in order, `null` where
- * that printer does not exist in the tenant (row-level security) and branch; nothing is
- * written for those.
+ * Insert jobs of `tenant`, each for the printer `printerId` of branch `branchId`, taking
+ * the printer's agent, each with its first event: one statement for all of them
+ * (printmq_insert_jobs, migration 0006, which scopes itself to the tenant), so one round
+ * trip whatever their number, and none for `begin`/`commit` outside a transaction.
+ * Returns one row per job in order, `null` where that printer does not exist in the
+ * tenant and branch; nothing is written for those.
  * With `claim`, the jobs are stored already claimed for their first publish, exactly as
  * {@link claimForDispatch} would leave them (one attempt, `last_dispatched_at` now): the
  * caller publishes them after commit (Dispatcher.publishClaimed).
  */
-export async function insertJobsForPrinters (trx: TenantTransaction, jobs: ReadonlyArray<Omit<NewJob, 'agentId'>>, options: { claim?: boolean } = {}): Promise<Array<JobRow | null>> {
+export async function insertJobsForPrinters (db: Kysely<Database>, tenant: string, jobs: ReadonlyArray<Omit<NewJob, 'agentId' | 'tenant'>>, options: { claim?: boolean } = {}): Promise<Array<JobRow | null>> {
   if (jobs.length === 0) return []
-  const now = new Date()
-  const tenant = jobs[0]?.tenant as string
-  if (jobs.some((job) => job.tenant !== tenant)) throw new Error('insertJobsForPrinters: one tenant per call')
   const input = jobs.map((job) => ({
     id: job.id, branch_id: job.branchId, printer_id: job.printerId, content: job.content, copies: job.copies,
     reference: job.reference, correlation_id: job.correlationId, expires_at: job.expiresAt.toISOString(), reprint_of: job.reprintOf ?? null
   }))
-  const claimed = options.claim === true
-  const result = await sql<JobRow>`with input as (
-      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as i(id uuid, branch_id text, printer_id text, content jsonb, copies integer,
-        reference text, correlation_id text, expires_at timestamptz, reprint_of uuid)),
-    job as (
-      insert into print_jobs (tenant_id, id, branch_id, printer_id, agent_id, content, copies, reference, correlation_id, state,
-        expires_at, reprint_of, created_at, updated_at, dispatch_attempts, last_dispatched_at)
-      select ${tenant}, i.id, i.branch_id, i.printer_id, p.agent_id, i.content, i.copies, i.reference, i.correlation_id, 'queued',
-        i.expires_at, i.reprint_of, ${now}, ${now}, ${claimed ? 1 : 0}, ${claimed ? now : null}::timestamptz
-      from input i join printers p on p.branch_id = i.branch_id and p.id = i.printer_id
-      returning *),
-    event as (
-      insert into job_events (tenant_id, job_id, state, correlation_id, code, detail, ignored, at)
-      select tenant_id, id, state, correlation_id, null, null, false, created_at from job)
-    select * from job`.execute(trx)
+  const result = await sql<JobRow>`select * from printmq_insert_jobs(${tenant}, ${JSON.stringify(input)}::jsonb, ${new Date()}, ${options.claim === true})`.execute(db)
   const byId = new Map(result.rows.map((row) => [row.id, row]))
   return jobs.map((job) => byId.get(job.id) ?? null)
 }
@@ -151,88 +134,97 @@ export async function transitionJob (trx: TenantTransaction, jobId: string, requ
  * transaction (`job` as read then). The event and the update are one statement.
  */
 export async function transitionLockedJob (trx: TenantTransaction, job: JobRow, request: TransitionRequest): Promise<TransitionOutcome> {
-  const [outcome] = await transitionLockedJobs(trx, [{ job, request: () => request }])
-  return outcome as TransitionOutcome
-}
-
-/** One transition of {@link transitionLockedJobs}. */
-export interface LockedTransition {
-  /** The job as locked in this transaction. */
-  readonly job: JobRow
-  /** The request, given the job's state after the transitions before it in the batch. */
-  readonly request: (current: JobRow) => TransitionRequest
-}
-
-/**
- * Apply several transitions to jobs the caller has locked ({@link lockJobs}), in order:
- * each is decided by {@link canTransition} against the job's state after the ones before
- * it (two results for one job in a batch: the second sees the first's state), as if they
- * ran one after another. Written in one statement whatever their number: every event
- * (applied or ignored, in order) and one update per job to its final state, so a group
- * commit of N results costs one round trip here, not N (docs/performance.md).
- */
-export async function transitionLockedJobs (trx: TenantTransaction, transitions: readonly LockedTransition[]): Promise<TransitionOutcome[]> {
-  if (transitions.length === 0) return []
   const now = new Date()
-  const current = new Map<string, JobRow>()
-  const outcomes: TransitionOutcome[] = []
-  const events: Array<{ n: number, job_id: string, state: JobState, correlation_id: string, code: number | null, detail: string | null, ignored: boolean }> = []
-  for (const transition of transitions) {
-    const job = current.get(transition.job.id) ?? transition.job
-    const request = transition.request(job)
-    const allowed = canTransition(job.state, request.to)
-    events.push({ n: events.length, job_id: job.id, state: request.to, correlation_id: request.correlationId, code: request.code ?? null, detail: request.detail ?? null, ignored: !allowed })
-    if (!allowed) { outcomes.push({ kind: 'ignored', job }); continue }
-    const next: JobRow = {
-      ...job,
+  const allowed = canTransition(job.state, request.to)
+  const event = {
+    tenant_id: job.tenant_id, job_id: job.id, state: request.to, correlation_id: request.correlationId,
+    code: request.code ?? null, detail: request.detail ?? null, ignored: !allowed, at: now
+  }
+  if (!allowed) {
+    await trx.insertInto('job_events').values(event).execute()
+    return { kind: 'ignored', job }
+  }
+  const updated = await trx
+    .with('event', (db) => db.insertInto('job_events').values(event))
+    .updateTable('print_jobs')
+    .set({
       state: request.to,
       updated_at: now,
       ...(request.code !== undefined ? { result_code: request.code } : {}),
       ...(request.detail !== undefined ? { result_detail: request.detail } : {})
-    }
-    current.set(job.id, next)
-    outcomes.push({ kind: 'applied', job: next })
-  }
-  const updates = [...current.values()].map((job) => ({ id: job.id, state: job.state, result_code: job.result_code, result_detail: job.result_detail }))
-  const tenant = transitions[0]?.job.tenant_id as string
-  // Events keep their order (ids from the sequence follow the array's order). Rows of
-  // other tenants cannot be touched: row-level security scopes both statements.
-  await sql`with updated as (
-      update print_jobs set state = u.state, updated_at = ${now}, result_code = u.result_code, result_detail = u.result_detail
-      from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as u(id uuid, state text, result_code integer, result_detail text)
-      where print_jobs.id = u.id
-      returning print_jobs.id)
-    insert into job_events (tenant_id, job_id, state, correlation_id, code, detail, ignored, at)
-      select ${tenant}, e.job_id, e.state, e.correlation_id, e.code, e.detail, e.ignored, ${now}
-      from jsonb_to_recordset(${JSON.stringify(events)}::jsonb) as e(n integer, job_id uuid, state text, correlation_id text, code integer, detail text, ignored boolean)
-      order by e.n`.execute(trx)
-  return outcomes
+    })
+    .where('id', '=', job.id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return { kind: 'applied', job: updated }
 }
 
 /**
- * `queued` -> `dispatched` for jobs whose publishes the broker acknowledged, in one
- * statement: returns the rows that moved from `queued`, each with its event written. A
- * job that moved on meanwhile (the agent's result can overtake the acknowledgement) is
- * left as it is.
+ * `queued` -> `dispatched` for jobs of `tenant` whose publishes the broker acknowledged:
+ * one statement (printmq_mark_dispatched, migration 0006, which scopes itself to the
+ * tenant), so one round trip; returns the rows that moved from `queued`, each with its
+ * event written. A job that moved on meanwhile (the agent's result can overtake the
+ * acknowledgement) is left as it is. Rows are locked in id order, like every batch.
  */
-export async function markManyDispatched (trx: TenantTransaction, jobIds: readonly string[]): Promise<JobRow[]> {
+export async function markManyDispatched (db: Kysely<Database>, tenant: string, jobIds: readonly string[]): Promise<JobRow[]> {
   if (jobIds.length === 0) return []
-  const now = new Date()
-  const rows = await trx
-    .with('updated', (db) => db.updateTable('print_jobs')
-      .set({ state: 'dispatched', updated_at: now })
-      // Rows locked in id order first, like lockJobs, so batches cannot deadlock each other.
-      .where('id', 'in', db.selectFrom('print_jobs').select('id').where('id', 'in', jobIds).orderBy('id').forUpdate())
-      .where('state', '=', 'queued')
-      .returningAll())
-    .with('event', (db) => db.insertInto('job_events')
-      .columns(['tenant_id', 'job_id', 'state', 'correlation_id', 'code', 'detail', 'ignored', 'at'])
-      .expression((eb) => eb.selectFrom('updated').select([
-        'updated.tenant_id', 'updated.id', 'updated.state', 'updated.correlation_id',
-        eb.val(null).as('code'), eb.val(null).as('detail'), eb.val(false).as('ignored'), 'updated.updated_at'
-      ])))
-    .selectFrom('updated').selectAll().execute()
-  return rows as JobRow[]
+  const result = await sql<JobRow>`select * from printmq_mark_dispatched(${tenant}, ${JSON.stringify(jobIds)}::jsonb, ${new Date()})`.execute(db)
+  return result.rows
+}
+
+/** A result to apply with {@link applyResults}. */
+export interface ResultToApply {
+  readonly jobId: string
+  /** The branch and agent whose topic it came on: it applies only to their own job. */
+  readonly branchId: string
+  readonly agentId: string
+  readonly to: JobState
+  readonly correlationId: string
+  readonly code: number
+  readonly detail: string | null
+  /** The event's detail instead, when the job was canceled (the result is then ignored). */
+  readonly detailIfCanceled: string | null
+}
+
+/** What became of one {@link ResultToApply}; `state` is the job's state after it. */
+export type ResultOutcome =
+  | { readonly kind: 'applied' | 'ignored', readonly state: JobState }
+  | { readonly kind: 'not-found' }
+
+/** The lifecycle rule of shared/job-states.ts, as printmq_apply_results takes it. */
+const LIFECYCLE = JSON.stringify({ rank: JOB_STATE_RANK, terminal: [...TERMINAL_JOB_STATES] })
+
+/**
+ * Apply agents' results of one tenant in arrival order, in one statement
+ * (printmq_apply_results, migration 0006: it scopes itself to the tenant, locks the
+ * jobs in id order, and records each result applied or ignored as
+ * {@link transitionLockedJob} does, each seeing the state the ones before it left).
+ * One round trip for the whole batch (one more for each repeat of a job in it).
+ */
+export async function applyResults (db: Kysely<Database>, tenant: string, results: readonly ResultToApply[]): Promise<ResultOutcome[]> {
+  const outcomes: ResultOutcome[] = []
+  // printmq_apply_results takes each job once: where a job repeats, the rest go in a
+  // following call, so they see what the first one left (rare: the inbound router
+  // orders results per job; a replay can still repeat one).
+  for (let start = 0; start < results.length;) {
+    const seen = new Set<string>()
+    let end = start
+    while (end < results.length && !seen.has((results[end] as ResultToApply).jobId)) seen.add((results[end++] as ResultToApply).jobId)
+    const part = results.slice(start, end)
+    const items = part.map((r, n) => ({
+      n, job_id: r.jobId, branch_id: r.branchId, agent_id: r.agentId, to: r.to, correlation_id: r.correlationId,
+      code: r.code, detail: r.detail, detail_if_canceled: r.detailIfCanceled
+    }))
+    const result = await sql<{ n: number, outcome: 'applied' | 'ignored' | 'not-found', state: JobState | null }>`select n, outcome, state
+      from printmq_apply_results(${tenant}, ${JSON.stringify(items)}::jsonb, ${new Date()}, ${LIFECYCLE}::jsonb)`.execute(db)
+    const partOutcomes: ResultOutcome[] = part.map(() => ({ kind: 'not-found' }))
+    for (const row of result.rows) {
+      if (row.outcome !== 'not-found' && row.state !== null) partOutcomes[row.n] = { kind: row.outcome, state: row.state }
+    }
+    outcomes.push(...partOutcomes)
+    start = end
+  }
+  return outcomes
 }
 
 /**

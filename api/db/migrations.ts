@@ -10,6 +10,7 @@ import { durableJobs } from './migrations/0002-durable-jobs.js'
 import { apiSurface } from './migrations/0003-api-surface.js'
 import { printerDiscovery } from './migrations/0004-printer-discovery.js'
 import { publishedExpiryGrace } from './migrations/0005-published-expiry-grace.js'
+import { oneRoundTripWrites } from './migrations/0006-one-round-trip-writes.js'
 
 const TENANT_TABLES = ['tenants', 'branches', 'agents', 'printers', 'print_jobs', 'job_events'] as const
 
@@ -155,7 +156,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0002_durable_jobs': durableJobs,
   '0003_api_surface': apiSurface,
   '0004_printer_discovery': printerDiscovery,
-  '0005_published_expiry_grace': publishedExpiryGrace
+  '0005_published_expiry_grace': publishedExpiryGrace,
+  '0006_one_round_trip_writes': oneRoundTripWrites
 })
 
 /** Kysely MigrationProvider over {@link MIGRATIONS}. */

@@ -96,10 +96,10 @@ export async function runInTenantTransaction<T> (transaction: SurroundingTransac
   return await surrounding.run(transaction, work)
 }
 
-/** Whether `withTenant(db, tenant, ...)` here would join a surrounding transaction. */
-export function inSurroundingTransaction (db: Kysely<Database>, tenant: string): boolean {
+/** The surrounding transaction `withTenant(db, tenant, ...)` here would join, or null. */
+export function joinableTransaction (db: Kysely<Database>, tenant: string): TenantTransaction | null {
   const outer = surrounding.getStore()
-  return outer !== undefined && outer.db === db && outer.tenant === tenant
+  return outer !== undefined && outer.db === db && outer.tenant === tenant ? outer.trx : null
 }
 
 /**

@@ -235,7 +235,7 @@ export class Dispatcher {
     if (waiting.length === 0) { this.#marking.delete(tenant); this.#toMark.delete(tenant); return }
     const batch = waiting.splice(0, 500)
     this.#marking.add(tenant)
-    withTenant(this.#options.db, tenant, (trx) => markManyDispatched(trx, batch.map((b) => b.jobId))).then((rows) => {
+    markManyDispatched(this.#options.db, tenant, batch.map((b) => b.jobId)).then((rows) => {
       const byId = new Map(rows.map((row) => [row.id, row]))
       for (const b of batch) b.resolve(byId.get(b.jobId) ?? null)
     }, (err: unknown) => {

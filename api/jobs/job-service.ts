@@ -11,11 +11,11 @@ import type { JobContent, JobResultMessage } from '../../shared/messages.js'
 import { canAccessBranch, type AuthContext } from '../auth/claims.js'
 import { findBranch } from '../db/branches-repository.js'
 import { cancelJob, listJobs } from '../db/job-queries.js'
-import { findJob, insertJob, insertJobsForPrinters, listJobEvents, lockJobs, transitionLockedJobs, type JobEventRow, type JobRow, type LockedTransition, type NewJob, type TransitionOutcome } from '../db/jobs-repository.js'
+import { applyResults, findJob, insertJob, insertJobsForPrinters, listJobEvents, type JobEventRow, type JobRow, type NewJob, type ResultOutcome } from '../db/jobs-repository.js'
 import { findPrinter } from '../db/printers-repository.js'
 import type { Database } from '../db/schema.js'
 import { GroupCommit, ItemFailure } from '../db/group-commit.js'
-import { afterCommit, inSurroundingTransaction, outsideSurroundingTransaction, withTenant } from '../db/tenant-scope.js'
+import { afterCommit, joinableTransaction, outsideSurroundingTransaction, withTenant } from '../db/tenant-scope.js'
 import { BranchNotFoundError, InvalidRequestError, JobNotCancelableError, JobNotFoundError, PrinterNotFoundError } from '../errors.js'
 import { decodeJobCursor, encodeJobCursor } from './job-cursor.js'
 import type { Dispatcher } from './dispatcher.js'
@@ -98,7 +98,7 @@ export class JobService {
     this.#options = options
     this.#log = options.logger.child({ component: 'api.jobs' })
     this.#results = new ResultBatcher(options.db)
-    this.#submissions = new GroupCommit((tenant, jobs) => outsideSurroundingTransaction(async () => await this.#insertBatch(tenant, jobs)))
+    this.#submissions = new GroupCommit((tenant, jobs) => outsideSurroundingTransaction(async () => await this.#insertBatch(options.db, tenant, jobs)))
   }
 
   /**
@@ -121,8 +121,9 @@ export class JobService {
       expiresAt: new Date(Date.now() + ttl * 1000)
     }
     let stored: JobRow
-    if (inSurroundingTransaction(this.#options.db, auth.tenant)) {
-      const [outcome] = await this.#insertBatch(auth.tenant, [job])
+    const surrounding = joinableTransaction(this.#options.db, auth.tenant)
+    if (surrounding !== null) {
+      const [outcome] = await this.#insertBatch(surrounding, auth.tenant, [job])
       if (outcome instanceof ItemFailure) throw outcome.error
       stored = outcome as JobRow
     } else {
@@ -133,22 +134,21 @@ export class JobService {
   }
 
   /**
-   * Store jobs of one tenant in one transaction and one statement: the printer's agent,
-   * the job and its first event (round trips per job count: docs/performance.md). A
-   * job whose printer or branch does not exist fails alone.
+   * Store jobs of one tenant in one statement, so one round trip: the printer's agent,
+   * the job and its first event (round trips per job count: docs/performance.md). Inside
+   * a surrounding transaction it runs in it. A job whose printer or branch does not
+   * exist fails alone.
    */
-  async #insertBatch (tenant: string, jobs: ReadonlyArray<Omit<NewJob, 'agentId'>>): Promise<Array<JobRow | ItemFailure>> {
-    return await withTenant(this.#options.db, tenant, async (trx) => {
-      const rows = await insertJobsForPrinters(trx, jobs, { claim: this.#options.dispatcher.canPublishNow })
-      const outcomes: Array<JobRow | ItemFailure> = []
-      for (const [i, row] of rows.entries()) {
-        const job = jobs[i] as Omit<NewJob, 'agentId'>
-        if (row !== null) outcomes.push(row)
-        else if (await findBranch(trx, job.branchId) === null) outcomes.push(new ItemFailure(new BranchNotFoundError(job.branchId)))
-        else outcomes.push(new ItemFailure(new PrinterNotFoundError(job.printerId)))
-      }
-      return outcomes
-    })
+  async #insertBatch (db: Kysely<Database>, tenant: string, jobs: ReadonlyArray<Omit<NewJob, 'agentId'>>): Promise<Array<JobRow | ItemFailure>> {
+    const rows = await insertJobsForPrinters(db, tenant, jobs, { claim: this.#options.dispatcher.canPublishNow })
+    const outcomes: Array<JobRow | ItemFailure> = []
+    for (const [i, row] of rows.entries()) {
+      const job = jobs[i] as Omit<NewJob, 'agentId'>
+      if (row !== null) outcomes.push(row)
+      else if (await withTenant(this.#options.db, tenant, (trx) => findBranch(trx, job.branchId)) === null) outcomes.push(new ItemFailure(new BranchNotFoundError(job.branchId)))
+      else outcomes.push(new ItemFailure(new PrinterNotFoundError(job.printerId)))
+    }
+    return outcomes
   }
 
   /** Announce a stored job and hand it to the dispatcher once it is committed. */
@@ -282,16 +282,16 @@ export class JobService {
   async applyResult (agent: AgentRef, result: JobResultMessage): Promise<void> {
     const log = this.#log.child({ jobId: result.jobId, correlationId: result.correlationId })
     const outcome = await this.#results.apply(agent, result)
-    if (outcome === null || outcome.kind === 'not-found') {
+    if (outcome.kind === 'not-found') {
       log.warn({ agent: agent.agent }, 'result for a job this agent does not have')
       return
     }
     if (outcome.kind === 'ignored') {
-      if (outcome.job.state === 'canceled' && PAPER_MAY_HAVE_COME_OUT.has(result.state)) {
+      if (outcome.state === 'canceled' && PAPER_MAY_HAVE_COME_OUT.has(result.state)) {
         // The cancel reached the agent too late; the history says what really happened.
         log.warn({ state: result.state, code: result.code }, 'job printed after cancel')
       } else {
-        log.info({ state: result.state, current: outcome.job.state, replay: result.replay === true }, 'result ignored')
+        log.info({ state: result.state, current: outcome.state, replay: result.replay === true }, 'result ignored')
       }
       return
     }
@@ -307,45 +307,27 @@ interface AgentResult {
 }
 
 /**
- * Applies agents' results with group commit ({@link GroupCommit}): for a batch, one
- * lock statement for their jobs (id order) and one statement for every transition.
+ * Applies agents' results with group commit ({@link GroupCommit}): a batch is one
+ * statement (applyResults), whatever its size.
  */
 class ResultBatcher {
-  readonly #db: Kysely<Database>
-  readonly #batches: GroupCommit<AgentResult, TransitionOutcome | null>
+  readonly #batches: GroupCommit<AgentResult, ResultOutcome>
 
   constructor (db: Kysely<Database>) {
-    this.#db = db
-    this.#batches = new GroupCommit((tenant, batch) => outsideSurroundingTransaction(async () => await this.#run(tenant, batch)))
+    this.#batches = new GroupCommit((tenant, batch) => applyResults(db, tenant, batch.map(({ agent, result }) => ({
+      jobId: result.jobId,
+      branchId: agent.branch,
+      agentId: agent.agent,
+      to: result.state,
+      correlationId: result.correlationId,
+      code: result.code,
+      detail: result.detail ?? null,
+      detailIfCanceled: afterCancelDetail(result)
+    }))))
   }
 
-  /** Lock and transition the result's job; null when the job is not this agent's. */
-  async apply (agent: AgentRef, result: JobResultMessage): Promise<TransitionOutcome | null> {
+  /** Apply the result to its job if that job is this agent's. */
+  async apply (agent: AgentRef, result: JobResultMessage): Promise<ResultOutcome> {
     return await this.#batches.submit(agent.tenant, { agent, result })
-  }
-
-  async #run (tenant: string, batch: readonly AgentResult[]): Promise<Array<TransitionOutcome | null>> {
-    return await withTenant(this.#db, tenant, async (trx) => {
-      const jobs = await lockJobs(trx, [...new Set(batch.map((r) => r.result.jobId))])
-      // Each result is checked against its job's branch and agent; the rest go in one statement.
-      const transitions: LockedTransition[] = []
-      const mine = batch.map(({ agent, result }) => {
-        const job = jobs.get(result.jobId)
-        if (job === undefined || job.branch_id !== agent.branch || job.agent_id !== agent.agent) return false
-        transitions.push({
-          job,
-          request: (current) => ({
-            to: result.state,
-            correlationId: result.correlationId,
-            code: result.code,
-            detail: current.state === 'canceled' ? afterCancelDetail(result) : (result.detail ?? null)
-          })
-        })
-        return true
-      })
-      const applied = await transitionLockedJobs(trx, transitions)
-      let next = 0
-      return mine.map((ok) => ok ? applied[next++] ?? null : null)
-    })
   }
 }

@@ -12,6 +12,8 @@ import { openDatabase } from '../../api/db/database.js'
 import { RUNTIME_ROLE, TENANT_TABLE_NAMES } from '../../api/db/migrations.js'
 import type { Database } from '../../api/db/schema.js'
 import { withTenant } from '../../api/db/tenant-scope.js'
+import { applyResults, insertJobsForPrinters, markManyDispatched } from '../../api/db/jobs-repository.js'
+import { newId } from '../../shared/ids.js'
 import { testDatabases } from '../helpers/databases.js'
 import { openTestDatabase, seedTenant } from './fixtures.js'
 
@@ -53,6 +55,33 @@ for (const database of testDatabases()) {
       await t.rejects(withTenant(open.db, 'tenant0', (trx) => trx.insertInto('branches').values({ tenant_id: 'tenant1', id: 'sneaky', name: null }).execute()))
       const updated = await withTenant(open.db, 'tenant0', (trx) => trx.updateTable('print_jobs').set({ copies: 9 }).where('tenant_id', '=', 'tenant1').executeTakeFirst())
       t.equal(updated.numUpdatedRows, 0n, 'no foreign row is updated')
+    })
+
+    await t.test('the one-statement write functions (migration 0006) touch only the tenant they are called for', async (t) => {
+      // Connection as the owner (a superuser on PGlite and here): the functions scope themselves.
+      const [foreign] = await withTenant(open.db, 'tenant1', (trx) => trx.selectFrom('print_jobs').selectAll().limit(1).execute())
+      t.ok(foreign, 'tenant1 has a job')
+      const inserted = await insertJobsForPrinters(open.db, 'tenant0', [{
+        id: newId(), branchId: 'b1', printerId: 'p1', content: { type: 'text', text: 'x' }, copies: 1, reference: null, correlationId: 'c', expiresAt: new Date(Date.now() + 60_000)
+      }])
+      t.equal(inserted[0]?.tenant_id, 'tenant0', 'a job is written for the tenant called for, with its own printer')
+      t.equal(inserted[0]?.agent_id, 'a1')
+      const marked = await markManyDispatched(open.db, 'tenant0', [foreign!.id])
+      t.same(marked, [], 'another tenant\'s job is not marked dispatched')
+      const outcomes = await applyResults(open.db, 'tenant0', [{
+        jobId: foreign!.id, branchId: 'b1', agentId: 'a1', to: 'failed', correlationId: 'c', code: 500, detail: null, detailIfCanceled: null
+      }])
+      t.same(outcomes, [{ kind: 'not-found' }], 'a result for another tenant\'s job is not applied')
+      const after = await withTenant(open.db, 'tenant1', (trx) => trx.selectFrom('print_jobs').selectAll().where('id', '=', foreign!.id).executeTakeFirst())
+      t.equal(after?.state, foreign!.state, 'the foreign job is unchanged')
+      const events = await withTenant(open.db, 'tenant1', (trx) => trx.selectFrom('job_events').selectAll().where('job_id', '=', foreign!.id).execute())
+      t.equal(events.length, 1, 'and has no new event')
+      const role = await open.db.connection().execute(async (connection) => {
+        await markManyDispatched(connection, 'tenant0', [foreign!.id])
+        return (await sql<{ role: string, tenant: string | null }>`select current_user as role, current_setting('printmq.tenant', true) as tenant`.execute(connection)).rows[0]
+      })
+      t.not(role?.role, RUNTIME_ROLE, 'the role switch ends with the statement, on the same connection')
+      t.notOk(role?.tenant, 'and so does the tenant scope')
     })
 
     await t.test('concurrent tenants on a pool with injected errors and timeouts see zero foreign rows', async (t) => {
