@@ -82,7 +82,8 @@ export class ApiMetrics {
     this.#stop = this.#sources.changes.onAny((change) => {
       this.#jobs.inc({ state: change.state })
       if (change.state === 'printed') {
-        withTenant(this.#sources.db, change.tenant, (trx) => findJob(trx, change.jobId)).then((job) => {
+        const stored = change.job !== undefined ? Promise.resolve(change.job) : withTenant(this.#sources.db, change.tenant, (trx) => findJob(trx, change.jobId))
+        stored.then((job) => {
           if (job !== null) this.#latency.observe((job.updated_at.getTime() - job.created_at.getTime()) / 1000)
         }, () => { this.#databaseErrors.inc({ kind: 'metrics' }) })
       }

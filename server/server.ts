@@ -292,7 +292,8 @@ export class PrintmqServer {
   #shareJobChanges (bus: ClusterBus, changes: JobChanges): void {
     let remote = false
     changes.onAny((change) => {
-      if (!remote) void bus.publish({ kind: 'job-change', change })
+      // Without the stored job: other instances read it themselves (dates do not survive JSON).
+      if (!remote) void bus.publish({ kind: 'job-change', change: { tenant: change.tenant, jobId: change.jobId, state: change.state } })
     })
     bus.onMessage((message) => {
       if (message.kind !== 'job-change') return

@@ -9,6 +9,8 @@ import type { Database, JobEventsTable, PrintJobsTable } from './schema.js'
 import type { TenantTransaction } from './tenant-scope.js'
 
 export type JobRow = Selectable<PrintJobsTable>
+/** What a job change tells its listeners about the job (see JobChange). */
+export type JobSnapshot = Pick<JobRow, 'id' | 'tenant_id' | 'branch_id' | 'printer_id' | 'reference' | 'correlation_id' | 'state' | 'result_code' | 'result_detail' | 'created_at' | 'updated_at'>
 export type JobEventRow = Selectable<JobEventsTable>
 
 /** What a new job is. */
@@ -186,9 +188,10 @@ export interface ResultToApply {
   readonly detailIfCanceled: string | null
 }
 
-/** What became of one {@link ResultToApply}; `state` is the job's state after it. */
+/** What became of one {@link ResultToApply}; `state` is the job's state after it, `job` the job as applied. */
 export type ResultOutcome =
-  | { readonly kind: 'applied' | 'ignored', readonly state: JobState }
+  | { readonly kind: 'applied', readonly state: JobState, readonly job: JobSnapshot }
+  | { readonly kind: 'ignored', readonly state: JobState }
   | { readonly kind: 'not-found' }
 
 /** The lifecycle rule of shared/job-states.ts, as printmq_apply_results takes it. */
@@ -215,11 +218,15 @@ export async function applyResults (db: Kysely<Database>, tenant: string, result
       n, job_id: r.jobId, branch_id: r.branchId, agent_id: r.agentId, to: r.to, correlation_id: r.correlationId,
       code: r.code, detail: r.detail, detail_if_canceled: r.detailIfCanceled
     }))
-    const result = await sql<{ n: number, outcome: 'applied' | 'ignored' | 'not-found', state: JobState | null }>`select n, outcome, state
+    const result = await sql<{ n: number, outcome: 'applied' | 'ignored' | 'not-found', state: JobState | null } & Omit<JobSnapshot, 'state'>>`select *
       from printmq_apply_results(${tenant}, ${JSON.stringify(items)}::jsonb, ${new Date()}, ${LIFECYCLE}::jsonb)`.execute(db)
     const partOutcomes: ResultOutcome[] = part.map(() => ({ kind: 'not-found' }))
     for (const row of result.rows) {
-      if (row.outcome !== 'not-found' && row.state !== null) partOutcomes[row.n] = { kind: row.outcome, state: row.state }
+      if (row.outcome === 'ignored' && row.state !== null) partOutcomes[row.n] = { kind: 'ignored', state: row.state }
+      if (row.outcome === 'applied' && row.state !== null) {
+        const { n: _n, outcome: _outcome, ...job } = row
+        partOutcomes[row.n] = { kind: 'applied', state: row.state, job: { ...job, state: row.state, tenant_id: tenant, id: (part[row.n] as ResultToApply).jobId } }
+      }
     }
     outcomes.push(...partOutcomes)
     start = end

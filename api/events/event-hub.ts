@@ -2,8 +2,9 @@
  * Live events of this process: job state changes (JobChanges), agent health
  * (AgentPresence) and printer status (PrinterStatusStore), coalesced per entity within
  * a window (100 ms by default), logged for resumption, and fanned out to subscribers.
- * Job changes carry only the job id; the event is completed from the database when the
- * window closes, so it shows the job as it is then.
+ * A job change of this process carries the job as stored by it (the last one within the
+ * window wins); one from another instance carries only the id and is completed from
+ * the database when the window closes.
  */
 import type { Kysely } from 'kysely'
 import type { Logger } from '../../shared/logger.js'
@@ -119,7 +120,7 @@ export class EventHub {
       }
     }
     const { tenant, jobId } = pending.change
-    const job = await withTenant(this.#options.db, tenant, (trx) => findJob(trx, jobId))
+    const job = pending.change.job ?? await withTenant(this.#options.db, tenant, (trx) => findJob(trx, jobId))
     if (job === null) return null
     return {
       type: 'job',

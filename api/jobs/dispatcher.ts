@@ -176,7 +176,7 @@ export class Dispatcher {
       })
       if (outcome?.kind === 'applied') {
         this.#log.info({ jobId, correlationId: outcome.job.correlation_id }, 'job expired')
-        this.#options.changes.emit({ tenant, jobId, state: 'expired' })
+        this.#options.changes.emit({ tenant, jobId, state: 'expired', job: outcome.job })
       }
     }
     if (!this.#options.mqtt.connected) return
@@ -259,7 +259,7 @@ export class Dispatcher {
       const marked = await this.#markDispatched(job)
       if (marked !== null) {
         log.info({ agent: job.agent_id }, 'job dispatched')
-        this.#options.changes.emit({ tenant: job.tenant_id, jobId: job.id, state: 'dispatched' })
+        this.#options.changes.emit({ tenant: job.tenant_id, jobId: job.id, state: 'dispatched', job: marked })
       } else {
         log.debug('job published again')
       }

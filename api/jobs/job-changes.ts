@@ -5,12 +5,19 @@
  */
 import { EventEmitter } from 'node:events'
 import type { JobState } from '../../shared/job-states.js'
+import type { JobSnapshot } from '../db/jobs-repository.js'
 
 /** A job changed state. */
 export interface JobChange {
   readonly tenant: string
   readonly jobId: string
   readonly state: JobState
+  /**
+   * The job as stored by this change, when the emitter has it: listeners (live events,
+   * metrics) then need no database read per change. Absent for changes of other
+   * instances (cluster bus), which listeners read from the database.
+   */
+  readonly job?: JobSnapshot
 }
 
 /** Publish/subscribe of job changes within this process. */

@@ -155,7 +155,7 @@ export class JobService {
   #queued (job: JobRow): void {
     afterCommit(() => {
       this.#log.info({ jobId: job.id, correlationId: job.correlation_id, branch: job.branch_id, printer: job.printer_id, reprintOf: job.reprint_of }, 'job queued')
-      this.#options.changes.emit({ tenant: job.tenant_id, jobId: job.id, state: 'queued' })
+      this.#options.changes.emit({ tenant: job.tenant_id, jobId: job.id, state: 'queued', job })
       // A job claimed as it was stored is published at once; others are claimed first.
       if (job.last_dispatched_at !== null) this.#options.dispatcher.publishClaimed(job)
       else this.#options.dispatcher.notify(job.tenant_id, job.id)
@@ -181,7 +181,7 @@ export class JobService {
       const job = outcome.job
       afterCommit(() => {
         this.#log.info({ jobId, correlationId, jobCorrelationId: job.correlation_id, published: job.last_dispatched_at !== null }, 'job canceled')
-        this.#options.changes.emit({ tenant: auth.tenant, jobId, state: 'canceled' })
+        this.#options.changes.emit({ tenant: auth.tenant, jobId, state: 'canceled', job })
         if (job.last_dispatched_at !== null) void this.#options.dispatcher.publishCancel(job)
       })
     }
@@ -296,7 +296,7 @@ export class JobService {
       return
     }
     log.info({ state: result.state, code: result.code }, 'job result applied')
-    this.#options.changes.emit({ tenant: agent.tenant, jobId: result.jobId, state: result.state })
+    this.#options.changes.emit({ tenant: agent.tenant, jobId: result.jobId, state: result.state, job: outcome.job })
   }
 }
 

@@ -77,7 +77,8 @@ export const oneRoundTripWrites: Migration = {
     // job at most once per call (applyResults splits a batch where a job repeats), so
     // every result is decided against the state its job had before the call.
     await sql`create function printmq_apply_results(p_tenant text, p_results jsonb, p_now timestamptz, p_lifecycle jsonb)
-      returns table (n integer, outcome text, state text) language plpgsql as $$
+      returns table (n integer, outcome text, state text, branch_id text, printer_id text, reference text, correlation_id text,
+        result_code integer, result_detail text, created_at timestamptz, updated_at timestamptz) language plpgsql as $$
       begin
         ${scope}
         return query
@@ -100,15 +101,17 @@ export const oneRoundTripWrites: Migration = {
           updated as (
             update print_jobs j set state = d."to", updated_at = p_now, result_code = d.code, result_detail = d.detail
             from decided d where d.mine and d.allowed and j.id = d.job_id
-            returning j.id),
+            returning j.*),
           event as (
             insert into job_events (tenant_id, job_id, state, correlation_id, code, detail, ignored, at)
             select p_tenant, d.job_id, d."to", d.correlation_id, d.code,
               case when d.current = 'canceled' then d.detail_if_canceled else d.detail end, not d.allowed, p_now
             from decided d where d.mine order by d.n)
+          -- Applied ones with the job as stored (the live events and metrics need no read).
           select d.n, case when not d.mine then 'not-found' when d.allowed then 'applied' else 'ignored' end,
-            case when not d.mine then null when d.allowed then d."to" else d.current end
-          from decided d order by d.n;
+            case when not d.mine then null when d.allowed then d."to" else d.current end,
+            u.branch_id, u.printer_id, u.reference, u.correlation_id, u.result_code, u.result_detail, u.created_at, u.updated_at
+          from decided d left join updated u on u.id = d.job_id order by d.n;
       end $$`.execute(db)
   },
   async down (db: Kysely<any>): Promise<void> {
