@@ -98,20 +98,31 @@ async function waitPrinted (branch: LoadProcess, target: number, timeoutMs: numb
  * before the server has applied the agent's result when the server is saturated, so
  * waiting for tickets alone would read histories that do not say `printed` yet.
  */
-async function latencies (server: Server, ids: readonly string[]): Promise<{ values: number[], lastPrintedAt: number }> {
+async function latencies (server: Server, ids: readonly string[]): Promise<{ values: number[], lastPrintedAt: number, stages: Record<string, number[]> }> {
   const values: number[] = []
+  // Where the time goes: stored -> broker acknowledged, -> agent journaled, -> printed.
+  const stages: Record<string, number[]> = { dispatched: [], accepted: [], printed: [] }
   let lastPrintedAt = 0
   for (let i = 0; i < ids.length; i += 32) {
     const jobs = await Promise.all(ids.slice(i, i + 32).map((id) => call(server, 'GET', `/v1/print-jobs/${id}?wait=60`)))
     for (const job of jobs) {
-      const printed = (job.history as Array<{ state: string, at: string, ignored: boolean }>).find((e) => e.state === 'printed' && !e.ignored)
-      if (printed === undefined) continue
-      const at = Date.parse(printed.at)
-      values.push(at - Date.parse(job.createdAt as string))
-      lastPrintedAt = Math.max(lastPrintedAt, at)
+      const history = (job.history as Array<{ state: string, at: string, ignored: boolean }>).filter((e) => !e.ignored)
+      const at = (state: string): number | null => { const e = history.find((h) => h.state === state); return e === undefined ? null : Date.parse(e.at) }
+      const printed = at('printed')
+      if (printed === null) continue
+      const created = Date.parse(job.createdAt as string)
+      values.push(printed - created)
+      lastPrintedAt = Math.max(lastPrintedAt, printed)
+      let before = created
+      for (const state of ['dispatched', 'accepted', 'printed']) {
+        const t = at(state)
+        if (t === null) continue
+        stages[state]?.push(t - before)
+        before = t
+      }
     }
   }
-  return { values, lastPrintedAt }
+  return { values, lastPrintedAt, stages }
 }
 
 async function measure (server: Server, branch: LoadProcess, printers: number, mode: { rate: number } | { concurrency: number }, seconds: number): Promise<Record<string, unknown>> {
@@ -145,7 +156,7 @@ async function measure (server: Server, branch: LoadProcess, printers: number, m
   const submitSeconds = (Date.now() - started) / 1000
   const printed = await waitPrinted(branch, before + ids.length, 60_000) - before
   const allPaperSeconds = (Date.now() - started) / 1000
-  const { values: lat, lastPrintedAt } = await latencies(server, ids)
+  const { values: lat, lastPrintedAt, stages } = await latencies(server, ids)
   // Until the server recorded the last job printed (same host, so one clock).
   const allPrintedSeconds = ((lastPrintedAt > 0 ? lastPrintedAt : Date.now()) - started) / 1000
   // Includes applying every result (which can trail the paper) and one GET per job.
@@ -162,6 +173,9 @@ async function measure (server: Server, branch: LoadProcess, printers: number, m
     p50Ms: round(percentile(lat, 50), 1),
     p95Ms: round(percentile(lat, 95), 1),
     p99Ms: round(percentile(lat, 99), 1),
+    // p50/p99 of each step (ms): to `dispatched` (stored, published, broker PUBACK recorded),
+    // to `accepted` (agent journaled it; its result recorded), to `printed`.
+    stagesP50P99Ms: Object.entries(stages).map(([state, v]) => `${state} ${round(percentile(v, 50), 0)}/${round(percentile(v, 99), 0)}`).join(', '),
     serverCpuMsPerJob: round((cpu / Math.max(1, printed)) * 1000, 2),
     serverRssMiB: round(await rssBytes(server.child.pid as number) / 2 ** 20, 1)
   }
