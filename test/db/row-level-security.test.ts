@@ -155,6 +155,13 @@ for (const database of testDatabases()) {
         t.same(direct, [], 'without a tenant the login role reads no row of any tenant table')
         const own = await withTenant(app.db, 'tenant3', (trx) => visibleTenants(trx))
         t.same([...new Set(own)], ['tenant3'], 'with the runtime role it sees exactly its tenant')
+        // The one-statement job writes (migration 0006) switch to the runtime role themselves.
+        const [stored] = await insertJobsForPrinters(app.db, 'tenant3', [{
+          id: newId(), branchId: 'b1', printerId: 'p1', content: { type: 'text', text: 'login role' }, copies: 1, reference: null, correlationId: 'c', expiresAt: new Date(Date.now() + 60_000)
+        }])
+        t.equal(stored?.tenant_id, 'tenant3', 'the login role stores a job through printmq_insert_jobs')
+        t.equal((await markManyDispatched(app.db, 'tenant3', [stored!.id])).length, 1, 'and marks it dispatched')
+        t.same(await applyResults(app.db, 'tenant3', [{ jobId: stored!.id, branchId: 'b1', agentId: 'a1', to: 'accepted', correlationId: 'c', code: 202, detail: null, detailIfCanceled: null }]).then((o) => o.map((x) => x.kind)), ['applied'], 'and applies a result')
         const check = new pg.Client({ connectionString: url.toString() })
         await check.connect()
         t.teardown(() => check.end())
