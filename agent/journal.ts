@@ -1,8 +1,8 @@
 /**
  * The agent's durable journal: append-only JSON lines in the state directory, each
- * write followed by fsync (FileHandle.sync) so a record the agent acted on survives a
- * power cut. Loaded at start into a Map keyed by job id; that Map is what stops a job id
- * from ever being printed twice (design §6).
+ * write synced to disk (O_DSYNC, or FileHandle.sync where the platform lacks it) so a
+ * record the agent acted on survives a power cut. Loaded at start into a Map keyed by
+ * job id; that Map is what stops a job id from ever being printed twice (design §6).
  *
  * Crash safety: every batch of records is one write ending in `\n`. A crash mid-write
  * leaves a last line without its newline; `start()` drops it and truncates the file
@@ -10,6 +10,7 @@
  * file, fsyncs it, renames it over the journal and fsyncs the directory, so a crash
  * leaves either the old or the new file, never half of one.
  */
+import { constants } from 'node:fs'
 import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../shared/logger.js'
@@ -26,6 +27,20 @@ export const DEFAULT_MAX_BYTES = 1024 * 1024
  * a job older than 48 h that is delivered again would be expired, never printed.
  */
 export const DEFAULT_RETENTION_MS = 48 * 60 * 60 * 1000
+
+/**
+ * How the journal file is opened for appending. Where the platform has O_DSYNC (Linux,
+ * macOS) every write returns only once its data is on disk, like a write followed by
+ * fdatasync, in one system call and one trip through libuv's thread pool instead of two:
+ * about 40% less CPU per record, which the agent spends three times per job
+ * (docs/performance.md). Elsewhere each write is followed by FileHandle.sync().
+ */
+const SYNCED_APPEND = constants.O_DSYNC !== undefined ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC : null
+
+/** Open the journal for appending: synced writes where the platform has them. */
+async function openForAppend (path: string): Promise<FileHandle> {
+  return await open(path, SYNCED_APPEND ?? 'a')
+}
 
 /** At most this long before a record written lazily (see Journal.markReported) reaches the file, in ms. */
 export const LAZY_FLUSH_MS = 1000
@@ -80,7 +95,7 @@ export class Journal {
     if (this.#handle !== null) return
     await mkdir(this.#dir, { recursive: true })
     await this.#load()
-    this.#handle = await open(this.#path, 'a')
+    this.#handle = await openForAppend(this.#path)
     if (this.#size > this.#maxBytes) await this.compact()
   }
 
@@ -193,9 +208,9 @@ export class Journal {
       this.#lazy = []
       const data = serializeRecords([...lazy, ...(records ?? [])])
       try {
-        await handle.appendFile(data)
-        // Lazy records alone are not worth an fsync (see markReported).
-        if (records !== null && records.length > 0) await handle.sync()
+        for (let offset = 0; offset < data.length;) offset += (await handle.write(data, offset)).bytesWritten
+        // Lazy records alone are not worth an fsync (see markReported); with O_DSYNC every write is synced anyway.
+        if (SYNCED_APPEND === null && records !== null && records.length > 0) await handle.sync()
       } catch (err) {
         this.#lazy = [...lazy, ...this.#lazy]
         throw err
@@ -236,7 +251,7 @@ export class Journal {
       this.#handle = null
       await rename(temp, this.#path)
       await this.#syncDir()
-      this.#handle = await open(this.#path, 'a')
+      this.#handle = await openForAppend(this.#path)
       this.#size = data.length
       this.#lazy.splice(0, lazyIncluded)
       // Without this, a journal whose entries are all recent would be rewritten on every append.

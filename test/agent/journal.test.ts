@@ -200,3 +200,21 @@ t.test('an acknowledged outcome is written with the next record, or on its own w
   t.match(crashed.get(c.jobId), { phase: 'settled', reported: false }, 'after a crash: settled, to be reported again')
   t.match(crashed.get(a.jobId), { reported: true })
 })
+
+t.test('on Linux the journal is opened with O_DSYNC: every write is on disk when it returns', { skip: process.platform !== 'linux' ? 'reads /proc/self/fdinfo' : false }, async (t) => {
+  const dir = t.testdir()
+  const journal = await openJournal(t, dir)
+  await journal.accept(job('dsync'))
+  const { readdir, readlink } = await import('node:fs/promises')
+  const { constants } = await import('node:fs')
+  let flags: number | null = null
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '')
+    if (target !== journal.path) continue
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8')
+    flags = Number.parseInt(/flags:\s+([0-7]+)/.exec(info)?.[1] ?? '0', 8)
+  }
+  t.not(flags, null, 'the journal file is open')
+  t.ok(((flags ?? 0) & constants.O_DSYNC) !== 0, 'O_DSYNC is set')
+  t.ok(((flags ?? 0) & constants.O_APPEND) !== 0, 'O_APPEND is set')
+})
