@@ -22,6 +22,25 @@ export const REDACT_PATHS: readonly string[] = Object.freeze([
   '*.token'
 ])
 
+/** The logging methods of a logger made by {@link lazyChild}. */
+export type LazyLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
+
+/**
+ * `log.child(bindings)`, made only when a line is logged at a level `log` has on. A
+ * pino child serializes its bindings as it is made, whatever the level: for a logger
+ * per job on the hot path (every submission and result) that was work and garbage for
+ * nothing at level warn (docs/performance.md).
+ */
+export function lazyChild (log: Logger, bindings: Record<string, unknown>): LazyLogger {
+  let child: Logger | null = null
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]): void => {
+    if (!log.isLevelEnabled(level)) return
+    child ??= log.child(bindings)
+    ;(child[level] as (...a: unknown[]) => void)(...args)
+  }
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as unknown as LazyLogger
+}
+
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
   readonly level?: string

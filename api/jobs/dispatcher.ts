@@ -8,7 +8,7 @@
  */
 import type { Kysely } from 'kysely'
 import type { AgentRef } from '../../shared/ids.js'
-import type { Logger } from '../../shared/logger.js'
+import { lazyChild, type Logger } from '../../shared/logger.js'
 import { encodeMessage, type JobContent } from '../../shared/messages.js'
 import { RESULT_CODES } from '../../shared/job-states.js'
 import { agentTopic } from '../../shared/topics.js'
@@ -244,7 +244,7 @@ export class Dispatcher {
   }
 
   async #publish (job: JobRow): Promise<void> {
-    const log = this.#log.child({ jobId: job.id, correlationId: job.correlation_id })
+    const log = lazyChild(this.#log, { jobId: job.id, correlationId: job.correlation_id })
     try {
       const ref = { tenant: job.tenant_id, branch: job.branch_id, agent: job.agent_id }
       const payload = encodeMessage('print-job', job.correlation_id, {

@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely'
 import type { AgentRef } from '../../shared/ids.js'
 import { newId } from '../../shared/ids.js'
 import { TERMINAL_JOB_STATES, type JobState } from '../../shared/job-states.js'
-import type { Logger } from '../../shared/logger.js'
+import { lazyChild, type Logger } from '../../shared/logger.js'
 import type { JobContent, JobResultMessage } from '../../shared/messages.js'
 import { canAccessBranch, type AuthContext } from '../auth/claims.js'
 import { findBranch } from '../db/branches-repository.js'
@@ -280,7 +280,7 @@ export class JobService {
 
   /** Apply a result an agent reported; duplicates and out-of-order results are recorded as ignored. */
   async applyResult (agent: AgentRef, result: JobResultMessage): Promise<void> {
-    const log = this.#log.child({ jobId: result.jobId, correlationId: result.correlationId })
+    const log = lazyChild(this.#log, { jobId: result.jobId, correlationId: result.correlationId })
     const outcome = await this.#results.apply(agent, result)
     if (outcome.kind === 'not-found') {
       log.warn({ agent: agent.agent }, 'result for a job this agent does not have')
