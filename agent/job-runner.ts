@@ -22,7 +22,7 @@
  * the printer reported (410 paper out, 420 cover open, 430 error, 400 no answer).
  */
 import { RESULT_CODES } from '../shared/job-states.js'
-import type { Logger } from '../shared/logger.js'
+import { lazyChild, type LazyLogger, type Logger } from '../shared/logger.js'
 import type { PrintJobMessage, PrinterConfig } from '../shared/messages.js'
 import { backoffDelay, type BackoffOptions } from './backoff.js'
 import type { CancelSignals } from './cancel-signals.js'
@@ -65,7 +65,7 @@ export async function runJob (jobId: string, deps: JobRunnerDeps): Promise<void>
   const entry = deps.journal.get(jobId)
   const job = entry?.job
   if (entry === undefined || job === undefined || entry.phase !== 'accepted') return
-  const log = deps.logger.child({ jobId, correlationId: job.correlationId })
+  const log = lazyChild(deps.logger, { jobId, correlationId: job.correlationId })
   const wake = deps.cancels.signal(jobId)
   try {
     const outcome = await printJob(job, deps, log, wake)
@@ -107,7 +107,7 @@ async function loadRenderer (): Promise<typeof import('./printers/render.js')> {
 }
 
 /** The job's outcome, or null when it was canceled before it printed. */
-async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: Logger, wake: AbortSignal): Promise<Outcome | null> {
+async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: LazyLogger, wake: AbortSignal): Promise<Outcome | null> {
   const printer = await deps.directory.waitFor(job.printerId, deps.configWaitMs)
   if (!stillWaiting(job, deps)) return null
   if (printer === undefined) {
@@ -143,7 +143,7 @@ async function printJob (job: PrintJobMessage, deps: JobRunnerDeps, log: Logger,
   }
 }
 
-async function attemptPrint (job: PrintJobMessage, printer: PrinterConfig, document: Buffer, deps: JobRunnerDeps, log: Logger): Promise<Attempt> {
+async function attemptPrint (job: PrintJobMessage, printer: PrinterConfig, document: Buffer, deps: JobRunnerDeps, log: LazyLogger): Promise<Attempt> {
   if (!stillWaiting(job, deps)) return { canceled: true }
   const expired = expiry(job, deps.now)
   if (expired !== null) return { outcome: expired }
@@ -161,7 +161,7 @@ async function attemptPrint (job: PrintJobMessage, printer: PrinterConfig, docum
   }
 }
 
-async function deliver (job: PrintJobMessage, printer: PrinterConfig, transport: PrinterTransport, document: Buffer, deps: JobRunnerDeps, log: Logger): Promise<Attempt> {
+async function deliver (job: PrintJobMessage, printer: PrinterConfig, transport: PrinterTransport, document: Buffer, deps: JobRunnerDeps, log: LazyLogger): Promise<Attempt> {
   const before = await check(printer, transport, deps)
   if (before.conditions === undefined) return { wait: before }
   if (!canPrint(before.state)) return before.state === 'error' ? { outcome: failure(before) } : { wait: before }

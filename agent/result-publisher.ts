@@ -5,7 +5,7 @@
  * PUBACK never came (the agent stopped or crashed) is published again after the next
  * connect, from the journal. The server ignores results it already has (design §5).
  */
-import type { Logger } from '../shared/logger.js'
+import { lazyChild, type Logger } from '../shared/logger.js'
 import { encodeMessage, type MessageBody } from '../shared/messages.js'
 import { RESULT_CODES } from '../shared/job-states.js'
 import type { ResultState } from '../shared/job-states.js'
@@ -53,7 +53,7 @@ export class ResultPublisher {
     const entry = this.#options.journal.get(jobId)
     const outcome = entry?.outcome
     if (entry === undefined || outcome === undefined) return
-    const log = this.#log.child({ jobId, correlationId: entry.correlationId })
+    const log = lazyChild(this.#log, { jobId, correlationId: entry.correlationId })
     const first = !this.#inFlight.has(jobId)
     this.#inFlight.add(jobId)
     this.#send(entry, outcome, replay)

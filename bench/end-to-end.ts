@@ -5,7 +5,10 @@
  * as fast as C concurrent clients can (closed loop). Reports jobs/s reaching `printed`
  * and submit-to-printed latency p50/p95/p99 from the jobs' own history (server clock).
  *
- *   npm run bench -- end-to-end [--agents N] [--rates 50,200] [--seconds S] [--concurrency C] [--postgres URL] [--skip-pglite 1]
+ *   npm run bench -- end-to-end [--agents N] [--rates 50,200] [--seconds S] [--concurrency C] [--postgres URL] [--skip-pglite 1] [--instant-agents 1]
+ *
+ * `--instant-agents 1`: agents that answer every job at once (no journal, no printer), to
+ * measure the server's own capacity with the agents' work off the shared cores.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -186,22 +189,26 @@ async function scenario (database: 'pglite' | 'postgres', databaseUrl: string | 
   const seconds = Number(args.seconds ?? 10)
   const rates = (args.rates ?? '50,200').split(',').map(Number)
   const concurrency = Number(args.concurrency ?? 32)
+  // Agents that answer at once, without journal or printer: the server's own capacity.
+  const instant = args['instant-agents'] !== undefined && args['instant-agents'] !== '0'
   const dir = await mkdtemp(join(tmpdir(), 'printmq-bench-'))
   const server = await startServer(dir, databaseUrl)
   const branch = await forkProcess('processes/agents.ts', { profile: true })
   try {
-    const { ports } = await branch.request({ type: 'printers', count: agents }, 'printers')
+    const { ports } = instant ? { ports: Array.from({ length: agents }, () => 9) } : await branch.request({ type: 'printers', count: agents }, 'printers')
     await call(server, 'POST', '/v1/branches', { id: 'b1' })
     const licenses: string[] = []
     for (let i = 0; i < agents; i++) {
       licenses.push((await call(server, 'POST', '/v1/branches/b1/agents', { id: `a${i}` })).licenseKey as string)
       await call(server, 'POST', '/v1/branches/b1/printers', { id: `p${i}`, agentId: `a${i}`, model: 'epson', connection: { type: 'tcp', host: '127.0.0.1', port: (ports as number[])[i] } })
     }
-    await branch.request({ type: 'agents', url: server.mqtt, licenses, stateDir: join(dir, 'agents') }, 'agents')
+    if (instant) await branch.request({ type: 'instant-agents', url: server.mqtt, licenses }, 'agents')
+    else await branch.request({ type: 'agents', url: server.mqtt, licenses, stateDir: join(dir, 'agents') }, 'agents')
     await measure(server, branch, agents, { rate: 20 }, 2) // warm-up
     const rows: Array<Record<string, unknown>> = []
-    for (const rate of rates) rows.push({ database, ...(await measure(server, branch, agents, { rate }, seconds)) })
-    rows.push({ database, ...(await measure(server, branch, agents, { concurrency }, seconds)) })
+    const kind = instant ? 'instant' : 'printing'
+    for (const rate of rates) rows.push({ database, agents: kind, ...(await measure(server, branch, agents, { rate }, seconds)) })
+    rows.push({ database, agents: kind, ...(await measure(server, branch, agents, { concurrency }, seconds)) })
     return rows
   } finally {
     await stopLoad([branch])

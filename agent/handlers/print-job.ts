@@ -7,7 +7,7 @@
  */
 import { isValidCorrelationId, isValidId, isValidJobId } from '../../shared/ids.js'
 import { RESULT_CODES } from '../../shared/job-states.js'
-import type { Logger } from '../../shared/logger.js'
+import { lazyChild, type Logger } from '../../shared/logger.js'
 import { decodeMessage, InvalidMessageError, type PrintJobMessage } from '../../shared/messages.js'
 import type { Journal } from '../journal.js'
 import { expiredOnArrival } from '../job-runner.js'
@@ -34,7 +34,7 @@ export function createPrintJobHandler (deps: PrintJobHandlerDeps): (payload: Buf
       await refuseInvalid(payload, err, deps)
       return
     }
-    const log = deps.logger.child({ jobId: job.jobId, correlationId: job.correlationId })
+    const log = lazyChild(deps.logger, { jobId: job.jobId, correlationId: job.correlationId })
     const known = deps.journal.get(job.jobId)
     if (known !== undefined) {
       // At-least-once delivery: the same job again, or a job canceled before it came.
