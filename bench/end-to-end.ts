@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mintToken } from '../api/auth/tokens.js'
 import { forkProcess, profileArgs, stopLoad, terminate, type LoadProcess } from './lib/children.js'
-import { cpuSeconds, rssBytes } from './lib/process-stats.js'
+import { cpuSeconds, cpuSecondsByName, cpuSecondsSince, rssBytes } from './lib/process-stats.js'
 import { report } from './lib/report.js'
 import { createDatabase, freePort } from './lib/resources.js'
 import { percentile, round } from './lib/stats.js'
@@ -131,6 +131,8 @@ async function latencies (server: Server, ids: readonly string[]): Promise<{ val
 async function measure (server: Server, branch: LoadProcess, printers: number, mode: { rate: number } | { concurrency: number }, seconds: number): Promise<Record<string, unknown>> {
   const before = await tickets(branch)
   const cpuBefore = await cpuSeconds(server.child.pid as number)
+  const agentsCpuBefore = await cpuSeconds(branch.child.pid as number)
+  const postgresCpuBefore = await cpuSecondsByName('postgres')
   const ids: string[] = []
   let failures = 0
   let n = 0
@@ -158,6 +160,12 @@ async function measure (server: Server, branch: LoadProcess, printers: number, m
   }
   const submitSeconds = (Date.now() - started) / 1000
   const printed = await waitPrinted(branch, before + ids.length, 60_000) - before
+  // CPU of each part until the last ticket came out, before the histories are read.
+  const untilPaper = {
+    server: (await cpuSeconds(server.child.pid as number)) - cpuBefore,
+    agents: (await cpuSeconds(branch.child.pid as number)) - agentsCpuBefore,
+    postgres: cpuSecondsSince(postgresCpuBefore, await cpuSecondsByName('postgres'))
+  }
   const allPaperSeconds = (Date.now() - started) / 1000
   const { values: lat, lastPrintedAt, stages } = await latencies(server, ids)
   // Until the server recorded the last job printed (same host, so one clock).
@@ -180,6 +188,10 @@ async function measure (server: Server, branch: LoadProcess, printers: number, m
     // to `accepted` (agent journaled it; its result recorded), to `printed`.
     stagesP50P99Ms: Object.entries(stages).map(([state, v]) => `${state} ${round(percentile(v, 50), 0)}/${round(percentile(v, 99), 0)}`).join(', '),
     serverCpuMsPerJob: round((cpu / Math.max(1, printed)) * 1000, 2),
+    // CPU ms per job until the last ticket was out (no history reads): the server, the
+    // agents' process (agents and virtual printers), every PostgreSQL process on the
+    // machine (0 with PGlite, which runs inside the server). What shares the 2 cores.
+    cpuMsPerJobUntilPaper: Object.entries(untilPaper).map(([part, seconds]) => `${part} ${round((seconds / Math.max(1, printed)) * 1000, 2)}`).join(', '),
     serverRssMiB: round(await rssBytes(server.child.pid as number) / 2 ** 20, 1)
   }
 }

@@ -13,6 +13,31 @@ export async function cpuSeconds (pid: number): Promise<number> {
   return (utime + stime) / TICKS_PER_SECOND
 }
 
+/** CPU seconds of every process named `name` (e.g. PostgreSQL's backends), by pid. */
+export async function cpuSecondsByName (name: string): Promise<Map<number, number>> {
+  const { readdir } = await import('node:fs/promises')
+  const result = new Map<number, number>()
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid)) continue
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')
+    if (comm.trim() !== name) continue
+    const seconds = await cpuSeconds(pid).catch(() => null)
+    if (seconds !== null) result.set(pid, seconds)
+  }
+  return result
+}
+
+/**
+ * CPU seconds the processes of `after` used since `before` (both from
+ * {@link cpuSecondsByName}); a process that exited in between is not counted.
+ */
+export function cpuSecondsSince (before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let total = 0
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0)
+  return total
+}
+
 /** Resident set size of a process in bytes. */
 export async function rssBytes (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
