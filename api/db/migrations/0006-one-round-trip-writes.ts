@@ -13,6 +13,12 @@
  * calling set_config oneself. Inside a surrounding transaction of the same tenant they
  * set what is already set.
  *
+ * Their statements are planned on every call (`plan_cache_mode = force_custom_plan`):
+ * PL/pgSQL otherwise keeps a generic plan per connection, and one made while the table
+ * was small (a new database, the benchmark's start) kept `id = any(...)` as a filter
+ * over an index scan of all the tenant's jobs as the table grew (auto_explain in the
+ * end-to-end bench).
+ *
  * - printmq_insert_jobs: jobs (JSON array) for their printers' agents, with their first
  *   events; a job whose printer does not exist in its branch is not written.
  * - printmq_mark_dispatched: `queued` -> `dispatched` with events, rows locked in id order.
@@ -32,7 +38,7 @@ export const oneRoundTripWrites: Migration = {
     const scope = sql.raw(`perform set_config('printmq.tenant', p_tenant, true);
         perform set_config('role', '${RUNTIME_ROLE}', true);`)
     await sql`create function printmq_insert_jobs(p_tenant text, p_jobs jsonb, p_now timestamptz, p_claimed boolean)
-      returns setof print_jobs language plpgsql as $$
+      returns setof print_jobs language plpgsql set plan_cache_mode = force_custom_plan as $$
       begin
         ${scope}
         return query
@@ -52,23 +58,24 @@ export const oneRoundTripWrites: Migration = {
           select * from job;
       end $$`.execute(db)
 
+    // Ids go into an array variable first: planned on every call, `id = any(v_ids)` is
+    // then a constant list, an index lookup per id. (Written as CTEs over
+    // `array(select ...)` these statements were planned as scans of all the tenant's
+    // jobs and took twice the CPU per call.) Rows are locked first, in id order, so
+    // batches cannot deadlock; locked, they cannot change state under the statement
+    // that follows.
     await sql`create function printmq_mark_dispatched(p_tenant text, p_job_ids jsonb, p_now timestamptz)
-      returns setof print_jobs language plpgsql as $$
+      returns setof print_jobs language plpgsql set plan_cache_mode = force_custom_plan as $$
+      declare
+        v_ids uuid[];
       begin
         ${scope}
+        v_ids := array(select distinct value::uuid from jsonb_array_elements_text(p_job_ids) order by 1);
+        perform 1 from print_jobs j where j.id = any(v_ids) order by j.id for update;
         return query
-          with locked as (
-            -- = any(array): an index lookup per id (an IN over a set-returning function
-            -- can be planned as a scan of all the tenant's jobs).
-            select j.id, j.state from print_jobs j
-            where j.id = any(array(select value::uuid from jsonb_array_elements_text(p_job_ids)))
-            order by j.id for update),
-          updated as (
-            -- Rows by primary key only (= any(array) of the locked, still queued ones):
-            -- with a join, or with the state in this WHERE, the update was planned as a
-            -- scan of all the tenant's (queued) jobs. Locked, they cannot change state.
+          with updated as (
             update print_jobs j set state = 'dispatched', updated_at = p_now
-            where j.id = any(array(select l.id from locked l where l.state = 'queued'))
+            where j.id = any(v_ids) and j.state = 'queued'
             returning j.*),
           event as (
             insert into job_events (tenant_id, job_id, state, correlation_id, code, detail, ignored, at)
@@ -81,34 +88,28 @@ export const oneRoundTripWrites: Migration = {
     // every result is decided against the state its job had before the call.
     await sql`create function printmq_apply_results(p_tenant text, p_results jsonb, p_now timestamptz, p_lifecycle jsonb)
       returns table (n integer, outcome text, state text, branch_id text, printer_id text, reference text, correlation_id text,
-        result_code integer, result_detail text, created_at timestamptz, updated_at timestamptz) language plpgsql as $$
+        result_code integer, result_detail text, created_at timestamptz, updated_at timestamptz)
+      language plpgsql set plan_cache_mode = force_custom_plan as $$
+      declare
+        v_ids uuid[];
       begin
         ${scope}
+        v_ids := array(select distinct (r->>'job_id')::uuid from jsonb_array_elements(p_results) r order by 1);
+        perform 1 from print_jobs j where j.id = any(v_ids) order by j.id for update;
         return query
           with input as (
             select * from jsonb_to_recordset(p_results) as r(n integer, job_id uuid, branch_id text, agent_id text, "to" text,
               correlation_id text, code integer, detail text, detail_if_canceled text)),
-          locked as (
-            -- Locked in id order, so batches cannot deadlock; = any(array) is an index
-            -- lookup per id (an IN over a set-returning function can be planned as a
-            -- scan of all the tenant's jobs).
-            select j.id, j.state, j.branch_id, j.agent_id from print_jobs j
-            where j.id = any(array(select i.job_id from input i))
-            order by j.id for update),
           decided as (
-            select i.*, l.state as current,
-              coalesce(l.branch_id = i.branch_id and l.agent_id = i.agent_id, false) as mine,
-              coalesce(not (p_lifecycle->'terminal' ? l.state)
-                and (p_lifecycle->'rank'->>i."to")::integer > (p_lifecycle->'rank'->>l.state)::integer, false) as allowed
-            from input i left join locked l on l.id = i.job_id),
+            select i.*, j.state as current,
+              coalesce(j.branch_id = i.branch_id and j.agent_id = i.agent_id, false) as mine,
+              coalesce(not (p_lifecycle->'terminal' ? j.state)
+                and (p_lifecycle->'rank'->>i."to")::integer > (p_lifecycle->'rank'->>j.state)::integer, false) as allowed
+            from input i left join print_jobs j on j.id = i.job_id and j.id = any(v_ids)),
           updated as (
-            -- j.id = any(array(...)): the rows by primary key; with the join alone the
-            -- planner read every job of the tenant to hash-join them (explain analyze:
-            -- 10,000 rows for 3 results).
             update print_jobs j set state = d."to", updated_at = p_now, result_code = d.code, result_detail = d.detail
             from decided d
-            where j.id = any(array(select a.job_id from decided a where a.mine and a.allowed))
-              and d.mine and d.allowed and j.id = d.job_id
+            where j.id = any(v_ids) and d.mine and d.allowed and j.id = d.job_id
             returning j.*),
           event as (
             insert into job_events (tenant_id, job_id, state, correlation_id, code, detail, ignored, at)
