@@ -114,13 +114,6 @@ export async function lockJob (trx: TenantTransaction, jobId: string): Promise<J
   return (await trx.selectFrom('print_jobs').selectAll().where('id', '=', jobId).forUpdate().executeTakeFirst()) ?? null
 }
 
-/** Lock several jobs' rows (in id order, so concurrent lockers cannot deadlock) and read them. */
-export async function lockJobs (trx: TenantTransaction, jobIds: readonly string[]): Promise<Map<string, JobRow>> {
-  if (jobIds.length === 0) return new Map()
-  const rows = await trx.selectFrom('print_jobs').selectAll().where('id', 'in', jobIds).orderBy('id').forUpdate().execute()
-  return new Map(rows.map((row) => [row.id, row]))
-}
-
 /**
  * Move a job to `request.to` if the lifecycle allows it; otherwise record the request as
  * an ignored event. The row is locked for the rest of the transaction.
