@@ -31,9 +31,9 @@ export const DEFAULT_RETENTION_MS = 48 * 60 * 60 * 1000
 /**
  * How the journal file is opened for appending. Where the platform has O_DSYNC (Linux,
  * macOS) every write returns only once its data is on disk, like a write followed by
- * fdatasync, in one system call and one trip through libuv's thread pool instead of two:
- * about 40% less CPU per record, which the agent spends three times per job
- * (docs/performance.md). Elsewhere each write is followed by FileHandle.sync().
+ * fdatasync, in one system call and one trip through libuv's thread pool instead of two,
+ * three times per job (docs/performance.md). Elsewhere each write is followed by
+ * FileHandle.sync().
  */
 const SYNCED_APPEND = constants.O_DSYNC !== undefined ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC : null
 

@@ -17,6 +17,7 @@ import {
 } from '../db/jobs-repository.js'
 import type { Database } from '../db/schema.js'
 import { listCancelsToResend } from '../db/job-queries.js'
+import { GroupCommit } from '../db/group-commit.js'
 import { withTenant } from '../db/tenant-scope.js'
 import type { ServiceClient } from '../mqtt/service-client.js'
 import type { JobChanges } from './job-changes.js'
@@ -58,12 +59,10 @@ export class Dispatcher {
   readonly #options: DispatcherOptions
   readonly #log: Logger
   readonly #inFlight = new Set<string>()
-  /** PUBACKed jobs waiting to be marked dispatched, per tenant (see #markDispatched). */
-  readonly #toMark = new Map<string, Array<{ readonly jobId: string, readonly resolve: (row: JobRow | null) => void, readonly reject: (err: unknown) => void }>>()
+  /** PUBACKed jobs marked dispatched together, per tenant (see #markDispatched). */
+  readonly #marks: GroupCommit<string, JobRow | null>
   /** Cancels whose publish failed, by job id (see publishCancel). */
   readonly #cancelsToRetry = new Map<string, JobRow>()
-  /** Tenants with a mark-dispatched transaction running. */
-  readonly #marking = new Set<string>()
   #timer: NodeJS.Timeout | null = null
   #sweeping: Promise<void> | null = null
   #stopped = true
@@ -73,6 +72,10 @@ export class Dispatcher {
   constructor (options: DispatcherOptions) {
     this.#options = options
     this.#log = options.logger.child({ component: 'api.dispatcher' })
+    this.#marks = new GroupCommit(async (tenant, jobIds) => {
+      const byId = new Map((await markManyDispatched(options.db, tenant, jobIds)).map((row) => [row.id, row]))
+      return jobIds.map((id) => byId.get(id) ?? null)
+    }, 500)
   }
 
   /** Start the periodic sweep (and sweep once now). */
@@ -214,33 +217,13 @@ export class Dispatcher {
   }
 
   /**
-   * `queued` -> `dispatched` after the broker's PUBACK, with group commit: the first job
-   * of a tenant is marked at once; jobs acknowledged while that transaction runs are
-   * marked together in the next one (one statement for all, markManyDispatched), so
-   * under load a few transactions carry many jobs. A failure rejects the whole batch:
-   * those jobs stay `queued` and the sweep publishes them again, as before.
+   * `queued` -> `dispatched` after the broker's PUBACK, with group commit
+   * ({@link GroupCommit}): jobs acknowledged while a mark runs are marked together in the
+   * next one (one statement for all, markManyDispatched). A job whose mark fails stays
+   * `queued` and the sweep publishes it again, as before.
    */
   async #markDispatched (job: JobRow): Promise<JobRow | null> {
-    return await new Promise<JobRow | null>((resolve, reject) => {
-      const tenant = job.tenant_id
-      let waiting = this.#toMark.get(tenant)
-      if (waiting === undefined) { waiting = []; this.#toMark.set(tenant, waiting) }
-      waiting.push({ jobId: job.id, resolve, reject })
-      if (!this.#marking.has(tenant)) this.#flushMarks(tenant)
-    })
-  }
-
-  #flushMarks (tenant: string): void {
-    const waiting = this.#toMark.get(tenant) ?? []
-    if (waiting.length === 0) { this.#marking.delete(tenant); this.#toMark.delete(tenant); return }
-    const batch = waiting.splice(0, 500)
-    this.#marking.add(tenant)
-    markManyDispatched(this.#options.db, tenant, batch.map((b) => b.jobId)).then((rows) => {
-      const byId = new Map(rows.map((row) => [row.id, row]))
-      for (const b of batch) b.resolve(byId.get(b.jobId) ?? null)
-    }, (err: unknown) => {
-      for (const b of batch) b.reject(err)
-    }).finally(() => { this.#flushMarks(tenant) })
+    return await this.#marks.submit(job.tenant_id, job.id)
   }
 
   async #publish (job: JobRow): Promise<void> {

@@ -61,7 +61,7 @@ export const oneRoundTripWrites: Migration = {
     // Ids go into an array variable first: planned on every call, `id = any(v_ids)` is
     // then a constant list, an index lookup per id. (Written as CTEs over
     // `array(select ...)` these statements were planned as scans of all the tenant's
-    // jobs and took twice the CPU per call.) Rows are locked first, in id order, so
+    // jobs.) Rows are locked first, in id order, so
     // batches cannot deadlock; locked, they cannot change state under the statement
     // that follows.
     await sql`create function printmq_mark_dispatched(p_tenant text, p_job_ids jsonb, p_now timestamptz)
