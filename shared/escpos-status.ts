@@ -44,9 +44,9 @@ const BIT = Object.freeze({
   PAPER_END: 0x60 // n=4 bits 5 and 6
 })
 
-/** The bytes of the request `DLE EOT n`. */
-export function statusRequestBytes (n: StatusRequest): Buffer {
-  return Buffer.from([DLE, EOT, n])
+/** The bytes of the request `DLE EOT n`, or of several such requests sent together. */
+export function statusRequestBytes (n: StatusRequest | readonly StatusRequest[]): Buffer {
+  return Buffer.from((typeof n === 'number' ? [n] : n).flatMap((each) => [DLE, EOT, each]))
 }
 
 /** True when `byte` has the fixed bits of a DLE EOT answer. */

@@ -145,7 +145,11 @@ export class VirtualPrinter extends EventEmitter<VirtualPrinterEvents> {
       statusRequest: () => { this.#statusRequests++ }
     }, this.#commandSet)
     socket.on('data', (chunk: Buffer) => {
+      // Answers to requests that arrived together leave together, in one segment, as
+      // from a printer that reads its whole receive buffer before it sends.
+      socket.cork()
       const printed = emulator.push(chunk)
+      socket.uncork()
       // Slow printing: a printer busy with a ticket stops reading, so the host's writes
       // back up (TCP flow control) and its status requests wait their turn.
       if (printed > 0 && this.status.printDelayMs > 0) {

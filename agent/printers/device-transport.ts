@@ -85,22 +85,28 @@ export class DeviceTransport implements PrinterTransport {
   }
 
   async requestStatus (n: StatusRequest, timeoutMs: number): Promise<number | null> {
+    return (await this.requestStatuses([n], timeoutMs))[0] ?? null
+  }
+
+  async requestStatuses (requests: readonly StatusRequest[], timeoutMs: number): Promise<Array<number | null>> {
     this.#require()
     await this.#drainInput()
-    await this.write(statusRequestBytes(n))
+    await this.write(statusRequestBytes(requests))
     const deadline = Date.now() + timeoutMs
+    const answers: Array<number | null> = []
     const buffer = Buffer.alloc(64)
-    while (!this.#closed) {
+    while (!this.#closed && answers.length < requests.length) {
       const input = this.#input
-      if (input === null) return null
+      if (input === null) break
       const bytes = await this.#read(input, buffer)
-      for (let i = 0; i < bytes; i++) {
-        if (isStatusByte(buffer[i] as number)) return buffer[i] as number
+      for (let i = 0; i < bytes && answers.length < requests.length; i++) {
+        if (isStatusByte(buffer[i] as number)) answers.push(buffer[i] as number)
       }
-      if (Date.now() >= deadline) return null
+      if (answers.length === requests.length || Date.now() >= deadline) break
       if (bytes === 0) await sleep(POLL_INTERVAL_MS)
     }
-    return null
+    while (answers.length < requests.length) answers.push(null)
+    return answers
   }
 
   async close (): Promise<void> {

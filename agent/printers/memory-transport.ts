@@ -34,6 +34,10 @@ export class MemoryTransport implements PrinterTransport {
     return await this.#status.request(() => { this.#send(statusRequestBytes(n)) }, timeoutMs)
   }
 
+  async requestStatuses (requests: readonly StatusRequest[], timeoutMs: number): Promise<Array<number | null>> {
+    return await this.#status.requestMany(() => { this.#send(statusRequestBytes(requests)) }, requests.length, timeoutMs)
+  }
+
   async close (): Promise<void> {
     this.#open = false
     this.#status.cancel()

@@ -118,6 +118,11 @@ export class SerialTransport implements PrinterTransport {
     return await this.#status.request(() => { port.write(statusRequestBytes(n), () => {}) }, timeoutMs)
   }
 
+  async requestStatuses (requests: readonly StatusRequest[], timeoutMs: number): Promise<Array<number | null>> {
+    const port = this.#requirePort()
+    return await this.#status.requestMany(() => { port.write(statusRequestBytes(requests), () => {}) }, requests.length, timeoutMs)
+  }
+
   async close (): Promise<void> {
     const port = this.#port
     if (port === null) return

@@ -1,5 +1,5 @@
 /**
- * Ask a printer how it is (DLE EOT 1, 2 and 4) and boil the answers down to one
+ * Ask a printer how it is (DLE EOT 1, 2 and 4, sent together) and boil the answers down to one
  * {@link PrinterState}.
  *
  * Star printers get the same DLE EOT requests. Star Line Mode has its own status
@@ -9,7 +9,7 @@
  * fail with 400, so Star printers need ESC/POS emulation (or, later, a Star status
  * request here) for the agent to print on them.
  */
-import { conditionsFromStatus, printerStateFromConditions, STATUS_REQUEST, type PrinterConditions } from '../../shared/escpos-status.js'
+import { conditionsFromStatus, printerStateFromConditions, STATUS_REQUESTS, type PrinterConditions } from '../../shared/escpos-status.js'
 import type { PrinterState } from '../../shared/messages.js'
 import { RESULT_CODES } from '../../shared/job-states.js'
 import type { PrinterTransport } from './transport.js'
@@ -24,14 +24,22 @@ export interface PrinterStatus {
   readonly conditions?: PrinterConditions
 }
 
-/** Request the three status bytes; `offline` as soon as one is not answered. */
+/**
+ * Request the three status bytes in one write: one round trip to the printer instead
+ * of three, before and after every ticket. A printer that leaves some of them
+ * unanswered (one that reads a single request per packet) is asked again one request at
+ * a time, so it still prints, only slower; `offline` as soon as one request is not
+ * answered in time when asked alone.
+ */
 export async function checkPrinterStatus (transport: PrinterTransport, timeoutMs = DEFAULT_STATUS_TIMEOUT_MS): Promise<PrinterStatus> {
-  const printer = await transport.requestStatus(STATUS_REQUEST.PRINTER, timeoutMs)
-  if (printer === null) return noAnswer(STATUS_REQUEST.PRINTER, timeoutMs)
-  const offlineCause = await transport.requestStatus(STATUS_REQUEST.OFFLINE_CAUSE, timeoutMs)
-  if (offlineCause === null) return noAnswer(STATUS_REQUEST.OFFLINE_CAUSE, timeoutMs)
-  const paper = await transport.requestStatus(STATUS_REQUEST.PAPER, timeoutMs)
-  if (paper === null) return noAnswer(STATUS_REQUEST.PAPER, timeoutMs)
+  const answers = await transport.requestStatuses(STATUS_REQUESTS, timeoutMs)
+  for (const [index, n] of STATUS_REQUESTS.entries()) {
+    if (answers[index] !== null) continue
+    const answer = await transport.requestStatus(n, timeoutMs)
+    if (answer === null) return noAnswer(n, timeoutMs)
+    answers[index] = answer
+  }
+  const [printer, offlineCause, paper] = answers as [number, number, number]
   const conditions = conditionsFromStatus({ printer, offlineCause, paper })
   return { state: printerStateFromConditions(conditions), conditions }
 }

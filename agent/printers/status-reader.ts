@@ -1,16 +1,19 @@
 /**
- * Matches real-time status answers to requests for every transport: one request at a
- * time, the first byte that looks like a DLE EOT answer settles it, anything else (an
- * Automatic Status Back block from a printer configured for it) is ignored.
+ * Matches real-time status answers to requests for every transport: one batch of
+ * requests at a time, sent together; the bytes that look like DLE EOT answers settle
+ * them in order, anything else (an Automatic Status Back block from a printer
+ * configured for it) is ignored.
  */
 import { isStatusByte } from '../../shared/escpos-status.js'
 
 interface Waiter {
-  readonly resolve: (byte: number | null) => void
+  readonly expected: number
+  readonly answers: number[]
+  readonly resolve: (answers: number[]) => void
   readonly timer: NodeJS.Timeout
 }
 
-/** The status answer of the request in flight, read from incoming bytes. */
+/** The status answers of the requests in flight, read from incoming bytes. */
 export class StatusReader {
   #waiter: Waiter | null = null
   #strayBytes = 0
@@ -20,10 +23,20 @@ export class StatusReader {
 
   /** Call `send` (which writes the request) and resolve with the answer or `null` after `timeoutMs`. */
   async request (send: () => void, timeoutMs: number): Promise<number | null> {
+    return (await this.requestMany(send, 1, timeoutMs))[0] ?? null
+  }
+
+  /**
+   * Call `send` (which writes `expected` requests at once) and resolve with the answers
+   * in the order they came, once all came or after `timeoutMs` for the whole batch:
+   * then the missing ones are `null`. A printer answers DLE EOT requests in the order
+   * it reads them.
+   */
+  async requestMany (send: () => void, expected: number, timeoutMs: number): Promise<Array<number | null>> {
     this.cancel()
-    const answer = new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => { this.#settle(null) }, timeoutMs)
-      this.#waiter = { resolve, timer }
+    const answers = new Promise<number[]>((resolve) => {
+      const timer = setTimeout(() => { this.#settle() }, timeoutMs)
+      this.#waiter = { expected, answers: [], resolve, timer }
     })
     try {
       send()
@@ -31,27 +44,34 @@ export class StatusReader {
       this.cancel()
       throw err
     }
-    return await answer
+    const received: Array<number | null> = await answers
+    while (received.length < expected) received.push(null)
+    return received
   }
 
   /** Bytes received from the printer. */
   onData (chunk: Uint8Array): void {
     for (const byte of chunk) {
-      if (this.#waiter !== null && isStatusByte(byte)) this.#settle(byte)
-      else this.#strayBytes++
+      const waiter = this.#waiter
+      if (waiter !== null && isStatusByte(byte)) {
+        waiter.answers.push(byte)
+        if (waiter.answers.length === waiter.expected) this.#settle()
+      } else {
+        this.#strayBytes++
+      }
     }
   }
 
-  /** Settle a pending request with `null` (connection closed). */
+  /** Settle the pending requests with what came so far (connection closed). */
   cancel (): void {
-    this.#settle(null)
+    this.#settle()
   }
 
-  #settle (byte: number | null): void {
+  #settle (): void {
     const waiter = this.#waiter
     if (waiter === null) return
     this.#waiter = null
     clearTimeout(waiter.timer)
-    waiter.resolve(byte)
+    waiter.resolve(waiter.answers)
   }
 }

@@ -89,6 +89,11 @@ export class TcpTransport implements PrinterTransport {
     return await this.#status.request(() => { socket.write(statusRequestBytes(n)) }, timeoutMs)
   }
 
+  async requestStatuses (requests: readonly StatusRequest[], timeoutMs: number): Promise<Array<number | null>> {
+    const socket = this.#requireSocket()
+    return await this.#status.requestMany(() => { socket.write(statusRequestBytes(requests)) }, requests.length, timeoutMs)
+  }
+
   async close (): Promise<void> {
     const socket = this.#socket
     if (socket === null) return

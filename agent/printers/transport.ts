@@ -25,6 +25,13 @@ export interface PrinterTransport {
    */
   requestStatus (n: StatusRequest, timeoutMs: number): Promise<number | null>
   /**
+   * Send several `DLE EOT n` requests in one write and wait for their answers, in
+   * order; the ones not answered within `timeoutMs` (for the whole batch) are `null`.
+   * One round trip instead of one per request: a status check asks three questions
+   * before and after every ticket.
+   */
+  requestStatuses (requests: readonly StatusRequest[], timeoutMs: number): Promise<Array<number | null>>
+  /**
    * Bytes the peer sent that answered no status request, where the transport counts
    * them. A printer sends none unless configured for Automatic Status Back; another
    * service on the port (an HTTP server, say) sends many.

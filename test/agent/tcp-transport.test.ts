@@ -50,6 +50,23 @@ t.test('a status check of a ready printer reports ready', async (t) => {
   t.same(await checkPrinterStatus(transport, 500), { state: 'ready', conditions: { offline: false, coverOpen: false, paperNearEnd: false, paperOut: false, error: false } })
 })
 
+t.test('a status check is one round trip: the three requests reach the printer in one packet', async (t) => {
+  const chunks: number[][] = []
+  const server = createServer((socket) => {
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push([...chunk])
+      // Answer every DLE EOT request in the chunk, in order.
+      for (let i = 0; i + 2 < chunk.length; i += 3) socket.write(Buffer.of(0x12))
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const transport = await openTransport(t, (server.address() as AddressInfo).port)
+  t.equal((await checkPrinterStatus(transport, 1000)).state, 'ready')
+  t.same(chunks, [[0x10, 0x04, 1, 0x10, 0x04, 2, 0x10, 0x04, 4]])
+})
+
 const cases = [
   { name: 'paper near end', status: { paperNearEnd: true }, state: 'paper-low' },
   { name: 'paper out', status: { paperOut: true }, state: 'paper-out' },

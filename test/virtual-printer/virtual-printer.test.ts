@@ -40,6 +40,18 @@ t.test('the virtual printer answers DLE EOT 1, 2 and 4 as a ready printer', asyn
   t.equal(printer.statusRequests, 3)
 })
 
+t.test('the virtual printer sends the answers to requests read together in one segment', async (t) => {
+  const printer = await startPrinter(t)
+  const socket = await connectTo(t, printer)
+  socket.setNoDelay(true)
+  for (let round = 0; round < 3; round++) {
+    socket.write(Buffer.from([0x10, 0x04, 1, 0x10, 0x04, 2, 0x10, 0x04, 4]))
+    // Answered byte by byte with Nagle on, the second and third would wait for this side's delayed ACK.
+    const [chunk] = await once(socket, 'data') as [Buffer]
+    t.same([...chunk], [0x12, 0x12, 0x12], `round ${round + 1}: all three answers in one read`)
+  }
+})
+
 t.test('the virtual printer reports paper out and cover open from its switches', async (t) => {
   const printer = await startPrinter(t, { status: { paperOut: true } })
   const socket = await connectTo(t, printer)

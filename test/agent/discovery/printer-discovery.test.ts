@@ -15,6 +15,7 @@ const answering: TcpConnector = (target) => ({
   open: async () => {},
   write: async () => {},
   requestStatus: async () => 0x12,
+  requestStatuses: async (requests) => requests.map(() => 0x12),
   close: async () => {}
 })
 

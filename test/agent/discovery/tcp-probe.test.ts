@@ -123,6 +123,7 @@ t.test('no more than `concurrency` probes are open at once', async (t) => {
     },
     write: async () => {},
     requestStatus: async () => 0x12,
+    requestStatuses: async (requests) => requests.map(() => 0x12),
     close: async () => { open-- }
   })
   const targets = Array.from({ length: 10 }, (_, i) => ({ host: `10.0.0.${i + 1}`, port: 9100 }))
@@ -140,6 +141,7 @@ t.test('after an abort no further probe starts', async (t) => {
     open: async () => { opened++; stop.abort() },
     write: async () => {},
     requestStatus: async () => 0x12,
+    requestStatuses: async (requests) => requests.map(() => 0x12),
     close: async () => {}
   })
   const targets = Array.from({ length: 5 }, (_, i) => ({ host: `10.0.0.${i + 1}`, port: 9100 }))

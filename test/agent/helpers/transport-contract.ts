@@ -74,11 +74,22 @@ export function runTransportContract (name: string, make: HarnessFactory): void 
     t.equal((await checkPrinterStatus(h.transport, 2000)).state, 'paper-low')
   })
 
+  t.test(`the ${name} transport sends several status requests together and reads their answers in order`, async (t) => {
+    const h = await make(t)
+    await h.transport.open()
+    h.status.paperOut = true
+    // DLE EOT 1: offline (bit 3); 2: stopped by paper end (bit 5); 4: paper end (bits 2, 3, 5, 6).
+    t.same(await h.transport.requestStatuses([STATUS_REQUEST.PRINTER, STATUS_REQUEST.OFFLINE_CAUSE, STATUS_REQUEST.PAPER], 2000), [0x1a, 0x32, 0x7e])
+    h.status.paperOut = false
+    t.same(await h.transport.requestStatuses([STATUS_REQUEST.PAPER, STATUS_REQUEST.PRINTER], 2000), [0x12, 0x12])
+  })
+
   t.test(`the ${name} transport answers null when the printer stays silent`, async (t) => {
     const h = await make(t)
     h.status.silent = true
     await h.transport.open()
     t.equal(await h.transport.requestStatus(STATUS_REQUEST.PAPER, 100), null)
+    t.same(await h.transport.requestStatuses([STATUS_REQUEST.PRINTER, STATUS_REQUEST.PAPER], 100), [null, null])
     t.match(await checkPrinterStatus(h.transport, 100), { state: 'offline', detail: /no answer to DLE EOT 1/ })
   })
 
