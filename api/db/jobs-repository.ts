@@ -191,38 +191,27 @@ export type ResultOutcome =
 const LIFECYCLE = JSON.stringify({ rank: JOB_STATE_RANK, terminal: [...TERMINAL_JOB_STATES] })
 
 /**
- * Apply agents' results of one tenant in arrival order, in one statement
- * (printmq_apply_results, migration 0006: it scopes itself to the tenant, locks the
- * jobs in id order, and records each result applied or ignored as
- * {@link transitionLockedJob} does, each seeing the state the ones before it left).
- * One round trip for the whole batch (one more for each repeat of a job in it).
+ * Apply agents' results of one tenant in arrival order, in one call
+ * (printmq_apply_results, migrations 0006 and 0007: it scopes itself to the tenant, locks
+ * the jobs in id order, and records each result applied or ignored as
+ * {@link transitionLockedJob} does, each seeing the state the ones before it left, also
+ * where one job has several results in the batch). One round trip for the whole batch.
  */
 export async function applyResults (db: Kysely<Database>, tenant: string, results: readonly ResultToApply[]): Promise<ResultOutcome[]> {
-  const outcomes: ResultOutcome[] = []
-  // printmq_apply_results takes each job once: where a job repeats, the rest go in a
-  // following call, so they see what the first one left (rare: the inbound router
-  // orders results per job; a replay can still repeat one).
-  for (let start = 0; start < results.length;) {
-    const seen = new Set<string>()
-    let end = start
-    while (end < results.length && !seen.has((results[end] as ResultToApply).jobId)) seen.add((results[end++] as ResultToApply).jobId)
-    const part = results.slice(start, end)
-    const items = part.map((r, n) => ({
-      n, job_id: r.jobId, branch_id: r.branchId, agent_id: r.agentId, to: r.to, correlation_id: r.correlationId,
-      code: r.code, detail: r.detail, detail_if_canceled: r.detailIfCanceled
-    }))
-    const result = await sql<{ n: number, outcome: 'applied' | 'ignored' | 'not-found', state: JobState | null } & Omit<JobSnapshot, 'state'>>`select *
-      from printmq_apply_results(${tenant}, ${JSON.stringify(items)}::jsonb, ${new Date()}, ${LIFECYCLE}::jsonb)`.execute(db)
-    const partOutcomes: ResultOutcome[] = part.map(() => ({ kind: 'not-found' }))
-    for (const row of result.rows) {
-      if (row.outcome === 'ignored' && row.state !== null) partOutcomes[row.n] = { kind: 'ignored', state: row.state }
-      if (row.outcome === 'applied' && row.state !== null) {
-        const { n: _n, outcome: _outcome, ...job } = row
-        partOutcomes[row.n] = { kind: 'applied', state: row.state, job: { ...job, state: row.state, tenant_id: tenant, id: (part[row.n] as ResultToApply).jobId } }
-      }
+  if (results.length === 0) return []
+  const items = results.map((r, n) => ({
+    n, job_id: r.jobId, branch_id: r.branchId, agent_id: r.agentId, to: r.to, correlation_id: r.correlationId,
+    code: r.code, detail: r.detail, detail_if_canceled: r.detailIfCanceled
+  }))
+  const result = await sql<{ n: number, outcome: 'applied' | 'ignored' | 'not-found', state: JobState | null } & Omit<JobSnapshot, 'state'>>`select *
+    from printmq_apply_results(${tenant}, ${JSON.stringify(items)}::jsonb, ${new Date()}, ${LIFECYCLE}::jsonb)`.execute(db)
+  const outcomes: ResultOutcome[] = results.map(() => ({ kind: 'not-found' }))
+  for (const row of result.rows) {
+    if (row.outcome === 'ignored' && row.state !== null) outcomes[row.n] = { kind: 'ignored', state: row.state }
+    if (row.outcome === 'applied' && row.state !== null) {
+      const { n: _n, outcome: _outcome, ...job } = row
+      outcomes[row.n] = { kind: 'applied', state: row.state, job: { ...job, state: row.state, tenant_id: tenant, id: (results[row.n] as ResultToApply).jobId } }
     }
-    outcomes.push(...partOutcomes)
-    start = end
   }
   return outcomes
 }

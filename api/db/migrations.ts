@@ -11,6 +11,7 @@ import { apiSurface } from './migrations/0003-api-surface.js'
 import { printerDiscovery } from './migrations/0004-printer-discovery.js'
 import { publishedExpiryGrace } from './migrations/0005-published-expiry-grace.js'
 import { oneRoundTripWrites } from './migrations/0006-one-round-trip-writes.js'
+import { primaryKeySteps } from './migrations/0007-primary-key-steps.js'
 
 const TENANT_TABLES = ['tenants', 'branches', 'agents', 'printers', 'print_jobs', 'job_events'] as const
 
@@ -157,7 +158,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0003_api_surface': apiSurface,
   '0004_printer_discovery': printerDiscovery,
   '0005_published_expiry_grace': publishedExpiryGrace,
-  '0006_one_round_trip_writes': oneRoundTripWrites
+  '0006_one_round_trip_writes': oneRoundTripWrites,
+  '0007_primary_key_steps': primaryKeySteps
 })
 
 /** Kysely MigrationProvider over {@link MIGRATIONS}. */

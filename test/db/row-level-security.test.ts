@@ -84,6 +84,30 @@ for (const database of testDatabases()) {
       t.notOk(role?.tenant, 'and so does the tenant scope')
     })
 
+    await t.test('printmq_apply_results takes several results of one job in one call, each against the state the ones before it left', async (t) => {
+      const [job] = await insertJobsForPrinters(open.db, 'tenant0', [{
+        id: newId(), branchId: 'b1', printerId: 'p1', content: { type: 'text', text: 'x' }, copies: 1, reference: null, correlationId: 'c', expiresAt: new Date(Date.now() + 60_000)
+      }])
+      const result = (to: 'accepted' | 'printed' | 'failed', code: number) => ({ jobId: job!.id, branchId: 'b1', agentId: 'a1', to, correlationId: 'c', code, detail: null, detailIfCanceled: null })
+      const calls: string[] = []
+      const counted = open.db.withPlugin({
+        transformQuery: (args) => { calls.push(args.node.kind); return args.node },
+        transformResult: async (args) => args.result
+      })
+      const outcomes = await applyResults(counted, 'tenant0', [result('accepted', 202), result('printed', 200), result('failed', 500), result('accepted', 202)])
+      t.same(outcomes.map((o) => o.kind), ['applied', 'applied', 'ignored', 'ignored'])
+      t.same(outcomes.map((o) => o.kind === 'not-found' ? null : o.state), ['accepted', 'printed', 'printed', 'printed'], 'each sees the state the one before it left')
+      t.equal(calls.length, 1, 'one statement for the four')
+      const stored = await withTenant(open.db, 'tenant0', (trx) => trx.selectFrom('print_jobs').selectAll().where('id', '=', job!.id).executeTakeFirstOrThrow())
+      t.equal(stored.state, 'printed')
+      t.equal(stored.result_code, 200)
+      const events = await withTenant(open.db, 'tenant0', (trx) => trx.selectFrom('job_events').select(['state', 'ignored']).where('job_id', '=', job!.id).orderBy('id').execute())
+      t.same(events, [
+        { state: 'queued', ignored: false }, { state: 'accepted', ignored: false }, { state: 'printed', ignored: false },
+        { state: 'failed', ignored: true }, { state: 'accepted', ignored: true }
+      ], 'every result is in the history, the late ones as ignored')
+    })
+
     await t.test('concurrent tenants on a pool with injected errors and timeouts see zero foreign rows', async (t) => {
       let foreign = 0
       let reads = 0
