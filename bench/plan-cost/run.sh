@@ -4,7 +4,8 @@
 # statements whose plans are kept per connection).
 #
 # For each version, on a migrated database with 20,000 jobs, pgbench calls
-# printmq_apply_results (one result) and printmq_mark_dispatched (one job) for 8 s on one
+# printmq_insert_jobs (one job), printmq_apply_results (one result) and
+# printmq_mark_dispatched (one job) for 8 s each on one
 # connection, with asynchronous commit for the session (the statement's work, not the
 # WAL flush). 0006 runs as migrated (force_custom_plan) and with force_generic_plan.
 # Then generic-plans.ts, on a second database that starts empty: a connection calls
@@ -33,7 +34,7 @@ new_database () {
 }
 
 calls () {
-  for script in apply-one-result mark-one-dispatched; do
+  for script in insert-one-job apply-one-result mark-one-dispatched; do
     latency="$(PGOPTIONS='-c synchronous_commit=off' pgbench -n -c 1 -T 8 -D "lifecycle='$lifecycle'" -f "$here/$script.sql" "$base/$1" | grep 'latency average')"
     echo "$2 $script: $latency"
   done
@@ -46,7 +47,8 @@ for version in 0006 0007; do
   if [ "$version" = 0006 ]; then
     calls "$full" "0006 planned every call:"
     psql "$base/$full" -qc "alter function printmq_apply_results(text, jsonb, timestamptz, jsonb) set plan_cache_mode = force_generic_plan" \
-      -c "alter function printmq_mark_dispatched(text, jsonb, timestamptz) set plan_cache_mode = force_generic_plan"
+      -c "alter function printmq_mark_dispatched(text, jsonb, timestamptz) set plan_cache_mode = force_generic_plan" \
+      -c "alter function printmq_insert_jobs(text, jsonb, timestamptz, boolean) set plan_cache_mode = force_generic_plan"
     calls "$full" "0006 kept (generic) plan:"
   else
     calls "$full" "0007 as migrated:"

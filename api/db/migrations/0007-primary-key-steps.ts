@@ -1,6 +1,7 @@
 /**
- * Migration 0007: printmq_mark_dispatched and printmq_apply_results as loops of
- * primary-key statements, with plans kept per connection instead of made on every call.
+ * Migration 0007: printmq_insert_jobs, printmq_mark_dispatched and printmq_apply_results
+ * as loops of primary-key statements, with plans kept per connection instead of made on
+ * every call.
  *
  * Why: planning the set-based statements of migration 0006 on every call was more than
  * half of a call's cost. `bash bench/plan-cost/run.sh` measured, per call with one
@@ -10,8 +11,8 @@
  * small, it filters `id = any(...)` over an index scan of all the tenant's jobs, and the
  * same run shows a call then costing 131 ms at 100,000 jobs.
  *
- * Here every statement on print_jobs names one row by its whole primary key
- * (`tenant_id = p_tenant and id = v_id`, scalar parameters), so once the table has
+ * Here every statement on print_jobs (and printers) names one row by its whole primary
+ * key (`tenant_id = p_tenant and id = v_id`, scalar parameters), so once the table has
  * statistics the primary key is the one index to use, and PostgreSQL keeps that plan
  * per connection (`plan_cache_mode = auto`: after five custom plans, the generic one
  * when it costs the same). `enable_seqscan = off` for the function's statements keeps
@@ -41,6 +42,30 @@ const SCOPE = `perform set_config('printmq.tenant', p_tenant, true);
 export const primaryKeySteps: Migration = {
   async up (db: Kysely<any>): Promise<void> {
     const scope = sql.raw(SCOPE)
+    await sql`create or replace function printmq_insert_jobs(p_tenant text, p_jobs jsonb, p_now timestamptz, p_claimed boolean)
+      returns setof print_jobs language plpgsql set plan_cache_mode = auto set enable_seqscan = off as $$
+      declare
+        i record;
+        v_agent text;
+        v_job print_jobs;
+      begin
+        ${scope}
+        for i in select * from jsonb_to_recordset(p_jobs) as x(id uuid, branch_id text, printer_id text, content jsonb, copies integer,
+            reference text, correlation_id text, expires_at timestamptz, reprint_of uuid) loop
+          select p.agent_id into v_agent from printers p where p.tenant_id = p_tenant and p.branch_id = i.branch_id and p.id = i.printer_id;
+          -- A job whose printer does not exist in its branch is not written.
+          continue when not found;
+          insert into print_jobs (tenant_id, id, branch_id, printer_id, agent_id, content, copies, reference, correlation_id, state,
+              expires_at, reprint_of, created_at, updated_at, dispatch_attempts, last_dispatched_at)
+            values (p_tenant, i.id, i.branch_id, i.printer_id, v_agent, i.content, i.copies, i.reference, i.correlation_id, 'queued',
+              i.expires_at, i.reprint_of, p_now, p_now, case when p_claimed then 1 else 0 end, case when p_claimed then p_now end)
+            returning * into v_job;
+          insert into job_events (tenant_id, job_id, state, correlation_id, code, detail, ignored, at)
+            values (p_tenant, v_job.id, 'queued', v_job.correlation_id, null, null, false, p_now);
+          return next v_job;
+        end loop;
+      end $$`.execute(db)
+
     await sql`create or replace function printmq_mark_dispatched(p_tenant text, p_job_ids jsonb, p_now timestamptz)
       returns setof print_jobs language plpgsql set plan_cache_mode = auto set enable_seqscan = off as $$
       declare
