@@ -299,3 +299,14 @@ export async function jobsToExpire (db: Kysely<Database>, limit: number, publish
   const result = await sql<{ tenant_id: string, job_id: string }>`select tenant_id, job_id from printmq_jobs_to_expire(${limit}, ${publishedGraceSeconds})`.execute(db)
   return result.rows
 }
+
+/**
+ * While the job table is young, ANALYZE it when it has more than doubled since its
+ * statistics were taken (printmq_refresh_job_statistics, migration 0007): plans kept by
+ * the database's connections for a handful of rows are then made again. Returns whether
+ * it analyzed. Called by the dispatcher's sweep.
+ */
+export async function refreshJobStatistics (db: Kysely<Database>): Promise<boolean> {
+  const result = await sql<{ analyzed: boolean }>`select printmq_refresh_job_statistics() as analyzed`.execute(db)
+  return result.rows[0]?.analyzed === true
+}

@@ -13,7 +13,7 @@ import { encodeMessage, type JobContent } from '../../shared/messages.js'
 import { RESULT_CODES } from '../../shared/job-states.js'
 import { agentTopic } from '../../shared/topics.js'
 import {
-  claimForDispatch, findJob, jobsToDispatch, jobsToExpire, listJobsAwaitingAgent, markManyDispatched, transitionJob, type AgentResendOptions, type JobRow
+  claimForDispatch, findJob, jobsToDispatch, jobsToExpire, listJobsAwaitingAgent, markManyDispatched, refreshJobStatistics, transitionJob, type AgentResendOptions, type JobRow
 } from '../db/jobs-repository.js'
 import type { Database } from '../db/schema.js'
 import { listCancelsToResend } from '../db/job-queries.js'
@@ -170,6 +170,7 @@ export class Dispatcher {
 
   async #sweepOnce (): Promise<void> {
     const { db } = this.#options
+    if (await refreshJobStatistics(db)) this.#log.info('job table statistics refreshed (young table grew)')
     const batch = this.#options.batchSize ?? 200
     for (const { tenant_id: tenant, job_id: jobId } of await jobsToExpire(db, batch, this.#publishedGraceSeconds)) {
       const outcome = await withTenant(db, tenant, async (trx) => {

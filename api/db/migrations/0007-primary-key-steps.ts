@@ -3,13 +3,11 @@
  * as loops of primary-key statements, with plans kept per connection instead of made on
  * every call.
  *
- * Why: planning the set-based statements of migration 0006 on every call was more than
- * half of a call's cost. `bash bench/plan-cost/run.sh` measured, per call with one
- * result or one job: apply 0.90 ms planned every call against 0.35 ms with a kept
- * (generic) plan, mark dispatched 0.40 against 0.22 ms (docs/performance.md, fourth
- * round). A kept plan of those statements is not safe, though: made while the table is
- * small, it filters `id = any(...)` over an index scan of all the tenant's jobs, and the
- * same run shows a call then costing 131 ms at 100,000 jobs.
+ * Why: planning the set-based statements of migration 0006 on every call was about half
+ * of a call's cost, and a kept (generic) plan of those statements is not safe: made
+ * while the table is small, it filters `id = any(...)` over an index scan of all the
+ * tenant's jobs, and a call then costs over 100 ms at 100,000 jobs (`bash
+ * bench/plan-cost/run.sh`; figures in docs/performance.md, fourth round).
  *
  * Here every statement on print_jobs (and printers) names one row by its whole primary
  * key (`tenant_id = p_tenant and id = v_id`, scalar parameters), so once the table has
@@ -20,9 +18,17 @@
  * being a sequential scan over every tenant's jobs. A plan made before the table has
  * statistics can still pick the job list index (`tenant_id, created_at, id`: the
  * tenant's range, not one entry) and keep it until the next ANALYZE, which autovacuum
- * runs as the table grows and which drops kept plans: run.sh measured a call at 8.8 ms
- * with 100,000 jobs and such a plan (0006's kept plans: 132 ms), 0.6 ms after ANALYZE.
- * PostgreSQL's own foreign key checks keep their plans the same way.
+ * runs as the table grows and which drops kept plans (run.sh shows a call's cost with
+ * such a plan as the table grows, and after ANALYZE). PostgreSQL's own foreign key checks keep their plans the same way.
+ *
+ * printmq_refresh_job_statistics (SECURITY DEFINER, called by the dispatcher's sweep
+ * every second) closes that window: while print_jobs is young (below 1,000,000 rows) it
+ * runs ANALYZE on print_jobs and job_events whenever the table holds more than twice the
+ * rows its statistics say, which also drops every kept plan that depends on them, in
+ * every connection (the functions' and the foreign key checks'). Autovacuum would do it
+ * too, but only after its nap (a minute by default), while a new installation under load
+ * adds thousands of jobs a second. A table of N rows is analyzed this way about log2(N)
+ * times in its life.
  *
  * Same contract as 0006: each function sets the tenant and `printmq_runtime` itself
  * (row-level security applies to every row), SECURITY INVOKER; rows are locked in id
@@ -130,8 +136,25 @@ export const primaryKeySteps: Migration = {
           return next;
         end loop;
       end $$`.execute(db)
+
+    await sql`create function printmq_refresh_job_statistics()
+      returns boolean language plpgsql security definer set search_path = public as $$
+      declare
+        v_analyzed real;
+        v_live bigint;
+      begin
+        select c.reltuples into v_analyzed from pg_class c where c.oid = 'print_jobs'::regclass;
+        select coalesce(s.n_live_tup, 0) into v_live from pg_stat_user_tables s where s.relid = 'print_jobs'::regclass;
+        if v_live >= 100 and v_analyzed < 1000000 and v_live > 2 * greatest(v_analyzed, 0) then
+          analyze print_jobs;
+          analyze job_events;
+          return true;
+        end if;
+        return false;
+      end $$`.execute(db)
   },
   async down (db: Kysely<any>): Promise<void> {
+    await sql`drop function if exists printmq_refresh_job_statistics()`.execute(db)
     const { oneRoundTripWrites } = await import('./0006-one-round-trip-writes.js')
     await sql`drop function if exists printmq_apply_results(text, jsonb, timestamptz, jsonb)`.execute(db)
     await sql`drop function if exists printmq_mark_dispatched(text, jsonb, timestamptz)`.execute(db)
