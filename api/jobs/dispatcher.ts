@@ -170,7 +170,9 @@ export class Dispatcher {
 
   async #sweepOnce (): Promise<void> {
     const { db } = this.#options
-    if (await refreshJobStatistics(db)) this.#log.info('job table statistics refreshed (young table grew)')
+    // Statistics are an optimisation: failing to refresh them must not stop expiry and dispatch.
+    await refreshJobStatistics(db).then((analyzed) => { if (analyzed) this.#log.info('job table statistics refreshed (young table grew)') },
+      (err: unknown) => { this.#log.warn({ err }, 'job table statistics not refreshed') })
     const batch = this.#options.batchSize ?? 200
     for (const { tenant_id: tenant, job_id: jobId } of await jobsToExpire(db, batch, this.#publishedGraceSeconds)) {
       const outcome = await withTenant(db, tenant, async (trx) => {

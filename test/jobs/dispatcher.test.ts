@@ -4,6 +4,7 @@
  * waits as `queued` while the broker is down; the sweep expires stale jobs; canceled
  * jobs are never published.
  */
+import { sql } from 'kysely'
 import t, { type Test } from 'tap'
 import { openDatabase, type OpenDatabase } from '../../api/db/database.js'
 import { cancelJob } from '../../api/db/job-queries.js'
@@ -95,6 +96,19 @@ for (const database of testDatabases()) {
       t.equal(job?.result_code, 520)
       t.same(events.map((e) => e.state), ['queued', 'expired'])
       t.notOk(mqtt.published.some((p) => p.jobId === stale.id), 'never published')
+    })
+
+    await t.test('a sweep whose statistics refresh fails still expires jobs', async (t) => {
+      // Its own database: the function is dropped for this test only.
+      const own = await openTestDatabase(t, await database.create(t))
+      await sql`drop function printmq_refresh_job_statistics()`.execute(own.db)
+      const [stale] = await seedTenant(own, 'stale', 1, -1)
+      if (stale === undefined) throw new Error('no job')
+      const changes = new JobChanges()
+      const expired = untilStates(changes, 'expired', 1)
+      startDispatcher(t, own, fakeMqtt(), changes).start()
+      await expired
+      t.equal((await withTenant(own.db, 'stale', async (trx) => await findJob(trx, stale.id)))?.state, 'expired')
     })
 
     await t.test('a published job past its deadline is left to its agent for the grace period', async (t) => {
