@@ -65,8 +65,8 @@ export async function insertJob (trx: TenantTransaction, job: NewJob): Promise<J
 
 /**
  * Insert jobs of `tenant`, each for the printer `printerId` of branch `branchId`, taking
- * the printer's agent, each with its first event: one statement for all of them
- * (printmq_insert_jobs, migration 0006, which scopes itself to the tenant), so one round
+ * the printer's agent, each with its first event: one call for all of them
+ * (printmq_insert_jobs, migration 0007, which scopes itself to the tenant), so one round
  * trip whatever their number, and none for `begin`/`commit` outside a transaction.
  * Returns one row per job in order, `null` where that printer does not exist in the
  * tenant and branch; nothing is written for those.
@@ -156,7 +156,7 @@ export async function transitionLockedJob (trx: TenantTransaction, job: JobRow, 
 
 /**
  * `queued` -> `dispatched` for jobs of `tenant` whose publishes the broker acknowledged:
- * one statement (printmq_mark_dispatched, migration 0006, which scopes itself to the
+ * one call (printmq_mark_dispatched, migration 0007, which scopes itself to the
  * tenant), so one round trip; returns the rows that moved from `queued`, each with its
  * event written. A job that moved on meanwhile (the agent's result can overtake the
  * acknowledgement) is left as it is. Rows are locked in id order, like every batch.
