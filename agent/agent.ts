@@ -24,6 +24,7 @@ import { Journal } from './journal.js'
 import { MqttConnection } from './mqtt-connection.js'
 import type { BackoffOptions } from './backoff.js'
 import { PrinterDirectory } from './printer-directory.js'
+import { PrinterConnections } from './printer-connections.js'
 import { PrinterLanes } from './printer-lanes.js'
 import { PrinterQueues } from './printer-queues.js'
 import { DEFAULT_STATUS_TIMEOUT_MS } from './printers/status-check.js'
@@ -84,6 +85,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly #journal: Journal
   readonly #directory = new PrinterDirectory()
   readonly #queues: PrinterQueues
+  readonly #connections: PrinterConnections
   readonly #connection: MqttConnection
   readonly #results: ResultPublisher
   readonly #statuses: StatusReporter
@@ -136,13 +138,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     const tracker = new StatusTracker(this.#statuses)
     const lanes = new PrinterLanes()
     const transports = options.transports ?? createTransportFactory()
+    const connections = new PrinterConnections(transports, {
+      onCloseError: (err, printerId) => { this.#log.debug({ err, printerId }, 'printer connection close failed') }
+    })
+    this.#connections = connections
     const statusTimeoutMs = options.statusTimeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS
     const signal = this.#stopping.signal
     const cancels = new CancelSignals()
     const deps = {
       journal: this.#journal,
       directory: this.#directory,
-      transports,
+      connections,
+      jobsWaiting: (printerId: string) => this.#queues.waiting(printerId),
       results: this.#results,
       tracker,
       lanes,
@@ -164,7 +171,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#poller = new StatusPoller({
       printers: () => this.#directory.list(),
       lanes,
-      transports,
+      connections,
       tracker,
       statusTimeoutMs,
       intervalMs: options.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS,
@@ -224,6 +231,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await this.#poller.stop()
     await this.#discovery.stop()
     await this.#queues.stop()
+    await this.#connections.stop()
     if (this.#connection.connected) await this.#sayGoodbye()
     await this.#connection.stop()
     await this.#journal.stop()

@@ -9,6 +9,7 @@ import { agentMqttIdentity } from '../shared/license.js'
 import { decodeMessage, type PrinterConfig, type PrinterConnection } from '../shared/messages.js'
 import { agentTopic } from '../shared/topics.js'
 import type { AgentConfig } from './config.js'
+import { PrinterConnections } from './printer-connections.js'
 import { probePrinter } from './status-poller.js'
 import { canPrint } from './printers/status-check.js'
 import type { TransportFactory } from './printers/transport.js'
@@ -81,7 +82,8 @@ export async function runAgentCheck (config: AgentConfig, options: CheckOptions)
     return report(lines)
   }
   lines.push({ ok: printers.length > 0, subject: 'config', detail: `${printers.length} printer${printers.length === 1 ? '' : 's'}` })
-  const statuses = await Promise.all(printers.map(async (p) => await probePrinter(p, options.transports, config.statusTimeoutMs)))
+  const connections = new PrinterConnections(options.transports)
+  const statuses = await Promise.all(printers.map(async (p) => await probePrinter(p, connections, config.statusTimeoutMs)))
   printers.forEach((printer, i) => {
     const status = statuses[i]
     const state = status === undefined ? 'unknown' : status.state

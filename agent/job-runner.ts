@@ -5,6 +5,12 @@
  *   -> check expiry again -> journal `printing` -> write each copy -> status check]
  *   -> journal the outcome -> publish the result
  *
+ * When the job printed and more jobs wait for the same printer, the connection stays
+ * open for the next one (printer-connections.ts): that job skips the connect and, while
+ * the status read after this job is fresh, its own check before printing. The outcome
+ * then goes to the journal with the next job's `printing` record, in the same synced
+ * write (Journal.settleWithNextWrite), and is published once that write is done.
+ *
  * A `job-cancel` from the server (handlers/job-cancel.ts) settles the job in the journal
  * as `canceled`; the runner looks before each step up to journaling `printing` (that
  * check and write are one journal step) and stops without printing. Once `printing`
@@ -30,9 +36,10 @@ import { AgentStoppedError } from './errors.js'
 import type { Journal } from './journal.js'
 import type { Outcome } from './journal-records.js'
 import type { PrinterDirectory } from './printer-directory.js'
+import { FRESH_STATUS_MS, type OpenPrinterConnection, type PrinterConnections } from './printer-connections.js'
 import type { PrinterLanes } from './printer-lanes.js'
 import { canPrint, checkPrinterStatus, failureCodeFor, type PrinterStatus } from './printers/status-check.js'
-import type { PrinterTransport, TransportFactory } from './printers/transport.js'
+import type { PrinterTransport } from './printers/transport.js'
 import type { ResultPublisher } from './result-publisher.js'
 import { MISSES_FOR_OFFLINE, type StatusTracker } from './status-tracker.js'
 
@@ -45,7 +52,10 @@ export const DEFAULT_RETRY: BackoffOptions = Object.freeze({ initialMs: 1000, ma
 export interface JobRunnerDeps {
   readonly journal: Journal
   readonly directory: PrinterDirectory
-  readonly transports: TransportFactory
+  /** Opens printer connections, or hands over the one held open after the previous job. */
+  readonly connections: PrinterConnections
+  /** Jobs queued for the printer behind the one printing; more than 0 keeps its connection open. */
+  readonly jobsWaiting: (printerId: string) => number
   readonly results: ResultPublisher
   readonly tracker: StatusTracker
   readonly lanes: PrinterLanes
@@ -69,13 +79,28 @@ export async function runJob (jobId: string, deps: JobRunnerDeps): Promise<void>
   const wake = deps.cancels.signal(jobId)
   try {
     const outcome = await printJob(job, deps, log, wake)
-    // Canceled before it printed: the cancel settled and reported it.
-    if (outcome === null || !await deps.journal.settle(jobId, outcome)) {
+    if (outcome === null) {
       log.info('job canceled, not printed')
       return
     }
-    log.info({ state: outcome.state, code: outcome.code, detail: outcome.detail }, outcome.state === 'printed' ? 'job printed' : 'job not printed')
-    deps.results.publishOutcome(jobId)
+    const report = (): void => {
+      log.info({ state: outcome.state, code: outcome.code, detail: outcome.detail }, outcome.state === 'printed' ? 'job printed' : 'job not printed')
+      deps.results.publishOutcome(jobId)
+    }
+    // Past `printing` and another job waits for the printer: its `printing` write carries
+    // this outcome, and the queue moves on to it now.
+    if (deps.journal.get(jobId)?.phase === 'printing' && deps.jobsWaiting(job.printerId) > 0) {
+      deps.journal.settleWithNextWrite(jobId, outcome)
+        .then((settled) => { if (settled) report() })
+        .catch((err: unknown) => { log.error({ err }, 'job outcome not recorded') })
+      return
+    }
+    // Canceled before it printed: the cancel settled and reported it.
+    if (!await deps.journal.settle(jobId, outcome)) {
+      log.info('job canceled, not printed')
+      return
+    }
+    report()
   } catch (err) {
     // Stopping mid-wait leaves the job `accepted` (or `printing`), settled after the next start.
     if (err instanceof AgentStoppedError) return
@@ -147,22 +172,30 @@ async function attemptPrint (job: PrintJobMessage, printer: PrinterConfig, docum
   if (!stillWaiting(job, deps)) return { canceled: true }
   const expired = expiry(job, deps.now)
   if (expired !== null) return { outcome: expired }
-  let transport: PrinterTransport
+  let connection: OpenPrinterConnection
   try {
-    transport = deps.transports(printer.connection)
-    await transport.open()
+    connection = await deps.connections.open(printer)
   } catch (err) {
     return { wait: deps.tracker.observe(printer.id, { state: 'offline', detail: (err as Error).message }) }
   }
+  let keep: { status: PrinterStatus, at: number } | undefined
   try {
-    return await deliver(job, printer, transport, document, deps, log)
+    const attempt = await deliver(job, printer, connection, document, deps, log)
+    if ('after' in attempt && deps.jobsWaiting(printer.id) > 0) keep = { status: attempt.after, at: deps.now() }
+    return attempt
   } finally {
-    await transport.close().catch((err: unknown) => { log.debug({ err }, 'printer connection close failed') })
+    await deps.connections.release(printer, connection, keep)
   }
 }
 
-async function deliver (job: PrintJobMessage, printer: PrinterConfig, transport: PrinterTransport, document: Buffer, deps: JobRunnerDeps, log: LazyLogger): Promise<Attempt> {
-  const before = await check(printer, transport, deps)
+/** A printed job's attempt also carries the clean status read after it. */
+type Delivered = Attempt | { readonly outcome: Outcome, readonly after: PrinterStatus }
+
+async function deliver (job: PrintJobMessage, printer: PrinterConfig, connection: OpenPrinterConnection, document: Buffer, deps: JobRunnerDeps, log: LazyLogger): Promise<Delivered> {
+  const { transport, lastCheck } = connection
+  // A clean status read on this same connection moments ago, after the previous job.
+  const fresh = lastCheck !== undefined && deps.now() - lastCheck.at <= FRESH_STATUS_MS
+  const before = fresh ? lastCheck.status : await check(printer, transport, deps)
   if (before.conditions === undefined) return { wait: before }
   if (!canPrint(before.state)) return before.state === 'error' ? { outcome: failure(before) } : { wait: before }
   const expired = expiry(job, deps.now)
@@ -183,7 +216,7 @@ async function deliver (job: PrintJobMessage, printer: PrinterConfig, transport:
     return { outcome: { state: 'failed', code: RESULT_CODES.PRINTER_OFFLINE, detail: `no status answer after printing: ${after.detail ?? 'offline'}` } }
   }
   if (!canPrint(after.state)) return { outcome: failure(after) }
-  return { outcome: { state: 'printed', code: RESULT_CODES.PRINTED } }
+  return { outcome: { state: 'printed', code: RESULT_CODES.PRINTED }, after }
 }
 
 /** Check the status; the tracker decides what to report. Returns the raw check (conditions set when answered). */

@@ -44,6 +44,8 @@ async function openForAppend (path: string): Promise<FileHandle> {
 
 /** At most this long before a record written lazily (see Journal.markReported) reaches the file, in ms. */
 export const LAZY_FLUSH_MS = 1000
+/** At most this long before an outcome recorded with {@link Journal.settleWithNextWrite} reaches the file, in ms. */
+export const OUTCOME_FLUSH_MS = 20
 
 /** Options of {@link Journal}. */
 export interface JournalOptions {
@@ -68,7 +70,10 @@ export class Journal {
   #handle: FileHandle | null = null
   /** Records already applied in memory that go to the file with the next write (see markReported). */
   #lazy: JournalRecord[] = []
+  /** Callers waiting for the lazy records to be on disk (see settleWithNextWrite). */
+  #lazyWaiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   #lazyTimer: NodeJS.Timeout | null = null
+  #lazyDueAt = Infinity
   #size = 0
   #compactAt = 0
   /** Serialises appends and compaction: one file operation at a time. */
@@ -103,7 +108,7 @@ export class Journal {
   async stop (): Promise<void> {
     const handle = this.#handle
     if (handle === null) return
-    if (this.#lazyTimer !== null) { clearTimeout(this.#lazyTimer); this.#lazyTimer = null }
+    this.#clearLazyTimer()
     if (this.#lazy.length > 0) await this.append([]).catch((err: unknown) => { this.#log.warn({ err }, 'journal write failed') })
     await this.#tail.catch(() => {})
     this.#handle = null
@@ -180,13 +185,51 @@ export class Journal {
     const record: JournalRecord = { t: 'reported', at: this.#at(), jobId }
     applyRecord(this.#entries, record)
     this.#lazy.push(record)
-    if (this.#lazyTimer === null) {
-      this.#lazyTimer = setTimeout(() => {
-        this.#lazyTimer = null
-        if (this.#lazy.length > 0 && this.#handle !== null) this.append([]).catch((err: unknown) => { this.#log.warn({ err }, 'journal write failed') })
-      }, LAZY_FLUSH_MS)
-      this.#lazyTimer.unref()
-    }
+    this.#flushLazyWithin(LAZY_FLUSH_MS)
+  }
+
+  /**
+   * Record the outcome of a job that is `printing` without a write of its own: the
+   * record goes to the file with the next write, or within {@link OUTCOME_FLUSH_MS}.
+   * The job runner uses this when another job waits for the same printer, whose
+   * `printing` record (written before its first byte) then carries this outcome: one
+   * synced write fewer per ticket under load. Resolves once the record is on disk; the
+   * outcome must not be published before. A crash before that leaves the job
+   * `printing`, reported `unconfirmed` after the restart, and nothing was published that
+   * the file does not hold. Returns false, writing nothing, unless the job is `printing`
+   * (a job not yet printing could be printed again if its outcome were lost).
+   */
+  async settleWithNextWrite (jobId: string, outcome: Outcome): Promise<boolean> {
+    if (this.#handle === null) throw new JournalClosedError()
+    if (this.#entries.get(jobId)?.phase !== 'printing') return false
+    const record: JournalRecord = { t: 'outcome', at: this.#at(), jobId, outcome }
+    applyRecord(this.#entries, record)
+    this.#lazy.push(record)
+    const durable = new Promise<void>((resolve, reject) => { this.#lazyWaiters.push({ resolve, reject }) })
+    this.#flushLazyWithin(OUTCOME_FLUSH_MS)
+    await durable
+    return true
+  }
+
+  /** Make sure the lazy records are written within `ms` (sooner if another write comes first). */
+  #flushLazyWithin (ms: number): void {
+    const dueAt = Date.now() + ms
+    if (this.#lazyTimer !== null && this.#lazyDueAt <= dueAt) return
+    this.#clearLazyTimer()
+    this.#lazyDueAt = dueAt
+    this.#lazyTimer = setTimeout(() => {
+      this.#lazyTimer = null
+      this.#lazyDueAt = Infinity
+      if (this.#lazy.length > 0 && this.#handle !== null) this.append([]).catch((err: unknown) => { this.#log.warn({ err }, 'journal write failed') })
+    }, ms)
+    // Someone awaiting an outcome keeps the process alive until it is written.
+    if (this.#lazyWaiters.length === 0) this.#lazyTimer.unref()
+  }
+
+  #clearLazyTimer (): void {
+    if (this.#lazyTimer !== null) clearTimeout(this.#lazyTimer)
+    this.#lazyTimer = null
+    this.#lazyDueAt = Infinity
   }
 
   /** Append records in one write, fsync, then apply them to the in-memory state. */
@@ -205,16 +248,20 @@ export class Journal {
       const records = decide()
       if (records === null && this.#lazy.length === 0) return false
       const lazy = this.#lazy
+      const waiters = this.#lazyWaiters
       this.#lazy = []
+      this.#lazyWaiters = []
       const data = serializeRecords([...lazy, ...(records ?? [])])
       try {
         for (let offset = 0; offset < data.length;) offset += (await handle.write(data, offset)).bytesWritten
-        // Lazy records alone are not worth an fsync (see markReported); with O_DSYNC every write is synced anyway.
-        if (SYNCED_APPEND === null && records !== null && records.length > 0) await handle.sync()
+        // Lazy records alone are not worth an fsync (see markReported), unless someone waits for them; with O_DSYNC every write is synced anyway.
+        if (SYNCED_APPEND === null && ((records !== null && records.length > 0) || waiters.length > 0)) await handle.sync()
       } catch (err) {
         this.#lazy = [...lazy, ...this.#lazy]
+        for (const waiter of waiters) waiter.reject(err)
         throw err
       }
+      for (const waiter of waiters) waiter.resolve()
       this.#size += data.length
       for (const record of records ?? []) applyRecord(this.#entries, record)
       return records !== null
@@ -238,22 +285,32 @@ export class Journal {
       }
       // Lazy records are already in memory, so the rewrite includes them.
       const lazyIncluded = this.#lazy.length
+      const waiters = this.#lazyWaiters
+      this.#lazyWaiters = []
       const data = serializeRecords([...this.#entries.values()].flatMap(recordsFor))
       const temp = `${this.#path}.tmp`
-      const tempHandle = await open(temp, 'w')
       try {
-        await tempHandle.writeFile(data)
-        await tempHandle.sync()
-      } finally {
-        await tempHandle.close()
+        const tempHandle = await open(temp, 'w')
+        try {
+          await tempHandle.writeFile(data)
+          await tempHandle.sync()
+        } finally {
+          await tempHandle.close()
+        }
+        await this.#handle.close()
+        this.#handle = null
+        await rename(temp, this.#path)
+        await this.#syncDir()
+        this.#handle = await openForAppend(this.#path)
+      } catch (err) {
+        // Whether the lazy records reached the disk is not known: their outcomes are not
+        // published now (the job runner logs the error); a later start republishes what the file holds.
+        for (const waiter of waiters) waiter.reject(err)
+        throw err
       }
-      await this.#handle.close()
-      this.#handle = null
-      await rename(temp, this.#path)
-      await this.#syncDir()
-      this.#handle = await openForAppend(this.#path)
       this.#size = data.length
       this.#lazy.splice(0, lazyIncluded)
+      for (const waiter of waiters) waiter.resolve()
       // Without this, a journal whose entries are all recent would be rewritten on every append.
       this.#compactAt = Math.max(this.#maxBytes, 2 * this.#size)
       this.#log.info({ entriesBefore: before, entriesAfter: this.#entries.size, bytes: this.#size }, 'journal compacted')

@@ -33,6 +33,11 @@ export class PrinterQueues {
     if (queue.running === null) queue.running = this.#drain(queue)
   }
 
+  /** Jobs waiting for one printer behind the one printing. */
+  waiting (printerId: string): number {
+    return this.#queues.get(printerId)?.pending.length ?? 0
+  }
+
   /** Jobs waiting or printing for one printer. */
   depth (printerId: string): number {
     const queue = this.#queues.get(printerId)

@@ -6,9 +6,9 @@
  */
 import type { Logger } from '../shared/logger.js'
 import type { PrinterConfig } from '../shared/messages.js'
+import type { OpenPrinterConnection, PrinterConnections } from './printer-connections.js'
 import type { PrinterLanes } from './printer-lanes.js'
 import { checkPrinterStatus, type PrinterStatus } from './printers/status-check.js'
-import type { TransportFactory } from './printers/transport.js'
 import type { StatusTracker } from './status-tracker.js'
 
 /** Default interval between idle status checks, ms. */
@@ -18,7 +18,8 @@ export const DEFAULT_STATUS_INTERVAL_MS = 5000
 export interface StatusPollerOptions {
   readonly printers: () => readonly PrinterConfig[]
   readonly lanes: PrinterLanes
-  readonly transports: TransportFactory
+  /** Opens printer connections; takes one a job left open rather than opening a second. */
+  readonly connections: PrinterConnections
   readonly tracker: StatusTracker
   readonly statusTimeoutMs: number
   /** 0 turns idle polling off. */
@@ -27,21 +28,19 @@ export interface StatusPollerOptions {
 }
 
 /** Open a connection, check the status, close. A connect failure counts as no answer. */
-export async function probePrinter (printer: PrinterConfig, transports: TransportFactory, timeoutMs: number): Promise<PrinterStatus> {
-  let transport
+export async function probePrinter (printer: PrinterConfig, connections: PrinterConnections, timeoutMs: number): Promise<PrinterStatus> {
+  let connection: OpenPrinterConnection
   try {
-    transport = transports(printer.connection)
-    await transport.open()
+    connection = await connections.open(printer)
   } catch (err) {
-    await transport?.close().catch(() => {})
     return { state: 'offline', detail: (err as Error).message }
   }
   try {
-    return await checkPrinterStatus(transport, timeoutMs)
+    return await checkPrinterStatus(connection.transport, timeoutMs)
   } catch (err) {
     return { state: 'offline', detail: (err as Error).message }
   } finally {
-    await transport.close().catch(() => {})
+    await connections.release(printer, connection)
   }
 }
 
@@ -73,10 +72,10 @@ export class StatusPoller {
 
   /** Check every idle printer once, in parallel. */
   async pollOnce (): Promise<void> {
-    const { lanes, transports, tracker, statusTimeoutMs, logger } = this.#options
+    const { lanes, connections, tracker, statusTimeoutMs, logger } = this.#options
     await Promise.all(this.#options.printers().filter((p) => !lanes.busy(p.id)).map(async (printer) => {
       try {
-        const status = await lanes.run(printer.id, async () => await probePrinter(printer, transports, statusTimeoutMs))
+        const status = await lanes.run(printer.id, async () => await probePrinter(printer, connections, statusTimeoutMs))
         tracker.observe(printer.id, status)
       } catch (err) {
         logger.warn({ err, printerId: printer.id }, 'printer status poll failed')

@@ -59,6 +59,7 @@ export class VirtualPrinter extends EventEmitter<VirtualPrinterEvents> {
   #boundPort = 0
   #nextSeq = 1
   #statusRequests = 0
+  #connectionsAccepted = 0
   /** Ticket files are written one after another so seq order is file order. */
   #writes: Promise<void> = Promise.resolve()
 
@@ -76,6 +77,12 @@ export class VirtualPrinter extends EventEmitter<VirtualPrinterEvents> {
 
   /** Number of DLE EOT requests received. */
   get statusRequests (): number { return this.#statusRequests }
+
+  /** Connections accepted since start. */
+  get connectionsAccepted (): number { return this.#connectionsAccepted }
+
+  /** Connections open now. */
+  get openConnections (): number { return this.#sockets.size }
 
   /** The bound port (0 before start). */
   get port (): number { return this.#boundPort }
@@ -139,6 +146,7 @@ export class VirtualPrinter extends EventEmitter<VirtualPrinterEvents> {
 
   #accept (socket: Socket): void {
     this.#sockets.add(socket)
+    this.#connectionsAccepted++
     const emulator = new PrinterEmulator(this.status, {
       answer: (byte) => { if (!socket.destroyed) socket.write(byte) },
       ticket: (bytes) => { this.#record(bytes) },

@@ -49,6 +49,8 @@ export class DeviceTransport implements PrinterTransport {
     this.#writeMs = options.writeMs ?? DEFAULT_DEVICE_WRITE_MS
   }
 
+  get isOpen (): boolean { return this.#output !== null && !this.#closed }
+
   async open (): Promise<void> {
     if (this.#output !== null) return
     this.#closed = false

@@ -22,6 +22,8 @@ export class MemoryTransport implements PrinterTransport {
     this.#peer = peer
   }
 
+  get isOpen (): boolean { return this.#open }
+
   async open (): Promise<void> {
     this.#open = true
   }

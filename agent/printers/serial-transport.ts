@@ -70,6 +70,8 @@ export class SerialTransport implements PrinterTransport {
     this.#writeMs = writeMs
   }
 
+  get isOpen (): boolean { return this.#port !== null && this.#port.isOpen && this.#failure === null }
+
   async open (): Promise<void> {
     if (this.#port !== null) return
     let port: SerialPortLike

@@ -31,6 +31,12 @@ export class TcpTransport implements PrinterTransport {
 
   get strayBytes (): number { return this.#status.strayBytes }
 
+  /** Open, not failed, and the printer has not closed its side (a FIN already read counts as closed). */
+  get isOpen (): boolean {
+    const socket = this.#socket
+    return socket !== null && !socket.destroyed && !socket.readableEnded && this.#failure === null
+  }
+
   constructor (host: string, port: number, timeouts: Partial<TcpTimeouts> = {}) {
     this.#host = host
     this.#port = port

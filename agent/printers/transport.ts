@@ -17,6 +17,12 @@ export interface PrinterTransport {
   readonly address: string
   /** Connect; rejects when the printer cannot be reached in time. */
   open (): Promise<void>
+  /**
+   * True from a successful `open` until the connection is closed by either side or
+   * fails. A connection held between jobs (printer-connections.ts) is reused only while
+   * this is true.
+   */
+  readonly isOpen: boolean
   /** Send bytes; resolves once they are handed to the OS, rejects on error or timeout. */
   write (data: Buffer): Promise<void>
   /**

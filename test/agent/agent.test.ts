@@ -201,6 +201,32 @@ t.test('paper running out during a job fails it with 410 after the post-job chec
   t.equal(s.printer.tickets.length, 1, 'the ticket went out before the paper ran out')
 })
 
+t.test('jobs queued for one printer print over one connection, checking the status once between tickets', async (t) => {
+  const s = await setup(t)
+  s.printer.setStatus({ paperOut: true })
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  await startAgent(t, s, { retry: { initialMs: 50, maxMs: 50 } })
+  const jobs = Array.from({ length: 5 }, (_, i) => printJob({ text: `ticket ${i + 1}` }))
+  for (const job of jobs) await observer.publishJob(job.payload)
+  await observer.waitFor(() => jobs.every((job) => observer.resultsOf(job.jobId).length > 0) ? true : undefined)
+  // All five wait behind the first, which retries while the paper is out.
+  const connectionsBefore = s.printer.connectionsAccepted
+  const requestsBefore = s.printer.statusRequests
+  s.printer.setStatus({ paperOut: false })
+  for (const job of jobs) await observer.waitForResult((r) => r.jobId === job.jobId && r.state === 'printed')
+  t.same(s.printer.tickets.map((ticket) => ticket.text.trim()), jobs.map((_, i) => `ticket ${i + 1}`), 'in order')
+  // One connection for the five (two if a retry was connecting when the paper came back);
+  // one connection each would be five.
+  t.ok(s.printer.connectionsAccepted - connectionsBefore <= 2, `${s.printer.connectionsAccepted - connectionsBefore} connections`)
+  // Three requests per check: before the first ticket and after each (18), plus one
+  // check of a retry in progress; a check before every ticket too would be 30.
+  t.ok(s.printer.statusRequests - requestsBefore <= 21, `${s.printer.statusRequests - requestsBefore} status requests`)
+  // Nothing waits after the last ticket: its connection is closed.
+  while (s.printer.openConnections > 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(s.printer.openConnections, 0)
+})
+
 t.test('a printer with its cover open holds its jobs and a printer in error fails them with 430', async (t) => {
   const s = await setup(t)
   s.printer.setStatus({ coverOpen: true })

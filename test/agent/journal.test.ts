@@ -201,6 +201,56 @@ t.test('an acknowledged outcome is written with the next record, or on its own w
   t.match(crashed.get(a.jobId), { reported: true })
 })
 
+t.test('an outcome settled with the next write goes to the file with the next job\'s printing record and resolves only then', async (t) => {
+  const dir = t.testdir()
+  const journal = await openJournal(t, dir)
+  const lines = async (): Promise<string[]> => (await readFile(join(dir, JOURNAL_FILE), 'utf8')).trim().split('\n').map((line) => `${JSON.parse(line).t as string} ${JSON.parse(line).jobId as string}`)
+  const a = job('a')
+  const b = job('b')
+  await journal.accept(a)
+  await journal.accept(b)
+  await journal.markPrinting(a.jobId)
+  let durable = false
+  const settled = journal.settleWithNextWrite(a.jobId, { state: 'printed', code: 200 }).then((result) => { durable = true; return result })
+  t.match(journal.get(a.jobId), { phase: 'settled' }, 'settled in memory at once')
+  t.notOk((await lines()).includes(`outcome ${a.jobId}`), 'not in the file yet')
+  t.equal(durable, false, 'not resolved before it is in the file')
+
+  // A crash now: the file still says printing, so the restart reports unconfirmed, and
+  // nothing was published that the file does not hold.
+  const crashed = new Journal({ dir, logger: testLogger() })
+  await crashed.start()
+  t.match(crashed.get(a.jobId), { phase: 'printing' })
+  await crashed.stop()
+
+  t.equal(await journal.markPrinting(b.jobId), true)
+  t.equal(await settled, true)
+  t.same((await lines()).slice(-2), [`outcome ${a.jobId}`, `printing ${b.jobId}`], 'one write: the outcome, then the next job\'s printing')
+})
+
+t.test('an outcome settled with the next write is written on its own (within OUTCOME_FLUSH_MS) when no other write comes', async (t) => {
+  const dir = t.testdir()
+  const journal = await openJournal(t, dir)
+  const a = job('a')
+  await journal.accept(a)
+  await journal.markPrinting(a.jobId)
+  t.equal(await journal.settleWithNextWrite(a.jobId, { state: 'failed', code: 410, detail: 'paper out' }), true)
+  const again = new Journal({ dir, logger: testLogger() })
+  await again.start()
+  t.match(again.get(a.jobId), { phase: 'settled', outcome: { state: 'failed', code: 410 } })
+  await again.stop()
+})
+
+t.test('only a printing job is settled with the next write: one not yet printing is left alone', async (t) => {
+  const dir = t.testdir()
+  const journal = await openJournal(t, dir)
+  const a = job('a')
+  await journal.accept(a)
+  t.equal(await journal.settleWithNextWrite(a.jobId, { state: 'expired', code: 520 }), false)
+  t.match(journal.get(a.jobId), { phase: 'accepted' })
+  t.equal(await journal.settleWithNextWrite('no-such-job', { state: 'printed', code: 200 }), false)
+})
+
 t.test('on Linux the journal is opened with O_DSYNC: every write is on disk when it returns', { skip: process.platform !== 'linux' ? 'reads /proc/self/fdinfo' : false }, async (t) => {
   const dir = t.testdir()
   const journal = await openJournal(t, dir)

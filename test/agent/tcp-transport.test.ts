@@ -121,6 +121,18 @@ t.test('writing without opening fails with a clear error', async (t) => {
   await t.rejects(transport.write(Buffer.from('x')), { code: 'PRINTMQ_AGENT_PRINTER_NOT_OPEN' })
 })
 
+t.test('a connection the printer closed is no longer open, so it is not held for the next job', async (t) => {
+  const server = createServer((socket) => { socket.end() })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const transport = new TcpTransport('127.0.0.1', (server.address() as AddressInfo).port, { connectMs: 1000 })
+  await transport.open()
+  t.teardown(() => transport.close())
+  while (transport.isOpen) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(transport.isOpen, false)
+})
+
 t.test('a status request on a connection the printer closed ends without an answer', async (t) => {
   const server = createServer((socket) => { socket.destroy() })
   server.listen(0, '127.0.0.1')

@@ -12,6 +12,7 @@ import { capturingLogger } from '../../helpers/log-capture.js'
 
 const answering: TcpConnector = (target) => ({
   address: `${target.host}:${target.port}`,
+  isOpen: true,
   open: async () => {},
   write: async () => {},
   requestStatus: async () => 0x12,

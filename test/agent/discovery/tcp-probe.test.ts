@@ -115,6 +115,7 @@ t.test('no more than `concurrency` probes are open at once', async (t) => {
   let most = 0
   const connect: TcpConnector = (target) => ({
     address: `${target.host}:${target.port}`,
+    isOpen: true,
     open: async () => {
       open++
       most = Math.max(most, open)
@@ -138,6 +139,7 @@ t.test('after an abort no further probe starts', async (t) => {
   let opened = 0
   const connect: TcpConnector = (target) => ({
     address: `${target.host}:${target.port}`,
+    isOpen: true,
     open: async () => { opened++; stop.abort() },
     write: async () => {},
     requestStatus: async () => 0x12,

@@ -95,8 +95,11 @@ export function runTransportContract (name: string, make: HarnessFactory): void 
 
   t.test(`the ${name} transport refuses writes once closed and closes idempotently`, async (t) => {
     const h = await make(t)
+    t.equal(h.transport.isOpen, false, 'not open before open()')
     await h.transport.open()
+    t.equal(h.transport.isOpen, true, 'open after open()')
     await h.transport.close()
+    t.equal(h.transport.isOpen, false, 'not open after close()')
     await h.transport.close()
     await t.rejects(h.transport.write(ticket('late')), { code: 'PRINTMQ_AGENT_PRINTER_NOT_OPEN' })
   })
