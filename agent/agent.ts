@@ -64,6 +64,8 @@ export interface AgentOptions {
   readonly statusIntervalMs?: number
   /** Printer transports; TCP with default timeouts unless replaced. */
   readonly transports?: TransportFactory
+  /** How long a printer's connection stays open for its next job after a ticket, ms; default 1000 (printer-connections.ts). */
+  readonly printerHoldMs?: number
   /** Clock, ms since the epoch. */
   readonly now?: () => number
   /** Printer discovery: how serial ports are listed, how TCP probes connect (tests replace them). */
@@ -139,6 +141,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const lanes = new PrinterLanes()
     const transports = options.transports ?? createTransportFactory()
     const connections = new PrinterConnections(transports, {
+      ...(options.printerHoldMs !== undefined ? { holdIdleMs: options.printerHoldMs } : {}),
       onCloseError: (err, printerId) => { this.#log.debug({ err, printerId }, 'printer connection close failed') }
     })
     this.#connections = connections

@@ -5,11 +5,12 @@
  *   -> check expiry again -> journal `printing` -> write each copy -> status check]
  *   -> journal the outcome -> publish the result
  *
- * When the job printed and more jobs wait for the same printer, the connection stays
- * open for the next one (printer-connections.ts): that job skips the connect and, while
- * the status read after this job is fresh, its own check before printing. The outcome
- * then goes to the journal with the next job's `printing` record, in the same synced
- * write (Journal.settleWithNextWrite), and is published once that write is done.
+ * When the job printed, the connection stays open for the printer's next job, for up to
+ * a second (printer-connections.ts): that job skips the connect and, while the status
+ * read after this job is fresh, its own check before printing. When the next job is
+ * already queued, this job's outcome goes to the journal with that job's `printing`
+ * record, in the same synced write (Journal.settleWithNextWrite), and is published once
+ * that write is done.
  *
  * A `job-cancel` from the server (handlers/job-cancel.ts) settles the job in the journal
  * as `canceled`; the runner looks before each step up to journaling `printing` (that
@@ -54,7 +55,7 @@ export interface JobRunnerDeps {
   readonly directory: PrinterDirectory
   /** Opens printer connections, or hands over the one held open after the previous job. */
   readonly connections: PrinterConnections
-  /** Jobs queued for the printer behind the one printing; more than 0 keeps its connection open. */
+  /** Jobs queued for the printer behind the one printing; when there are, the outcome rides with the next job's `printing` write. */
   readonly jobsWaiting: (printerId: string) => number
   readonly results: ResultPublisher
   readonly tracker: StatusTracker
@@ -172,19 +173,29 @@ async function attemptPrint (job: PrintJobMessage, printer: PrinterConfig, docum
   if (!stillWaiting(job, deps)) return { canceled: true }
   const expired = expiry(job, deps.now)
   if (expired !== null) return { outcome: expired }
-  let connection: OpenPrinterConnection
-  try {
-    connection = await deps.connections.open(printer)
-  } catch (err) {
-    return { wait: deps.tracker.observe(printer.id, { state: 'offline', detail: (err as Error).message }) }
-  }
+  let connection: OpenPrinterConnection | null = null
   let keep: { status: PrinterStatus, at: number } | undefined
   try {
-    const attempt = await deliver(job, printer, connection, document, deps, log)
-    if ('after' in attempt && deps.jobsWaiting(printer.id) > 0) keep = { status: attempt.after, at: deps.now() }
+    connection = await deps.connections.open(printer)
+    let attempt = await deliver(job, printer, connection, document, deps, log)
+    if (connection.lastCheck !== undefined && 'wait' in attempt && attempt.wait.conditions === undefined) {
+      // A held connection that no longer answers (the printer dropped it without a
+      // word): once more on a new connection before waiting.
+      const stale = connection
+      connection = null
+      await deps.connections.release(printer, stale)
+      connection = await deps.connections.open(printer)
+      attempt = await deliver(job, printer, connection, document, deps, log)
+    }
+    // Printed with a clean check after it: held for the printer's next job (closed when
+    // none comes within the hold time).
+    if ('after' in attempt) keep = { status: attempt.after, at: deps.now() }
     return attempt
+  } catch (err) {
+    if (connection !== null) throw err
+    return { wait: deps.tracker.observe(printer.id, { state: 'offline', detail: (err as Error).message }) }
   } finally {
-    await deps.connections.release(printer, connection, keep)
+    if (connection !== null) await deps.connections.release(printer, connection, keep)
   }
 }
 

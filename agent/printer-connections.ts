@@ -1,9 +1,10 @@
 /**
- * Connections to printers, at most one per printer. A job that printed while more jobs
- * wait for the same printer leaves its connection open for the next one, with the clean
- * status it read after printing: the next job skips the connect, the close and, while
- * that status is fresh, its own status check before printing. Under load this is one
- * connection per burst instead of one per ticket (docs/agent.md, "Connections").
+ * Connections to printers, at most one per printer. A job that printed leaves its
+ * connection open for the printer's next job, with the clean status it read after
+ * printing, for up to {@link DEFAULT_HOLD_IDLE_MS}: the next job skips the connect, the
+ * close and, while that status is fresh, its own status check before printing. A busy
+ * printer gets one connection per burst instead of one per ticket; an idle one is let
+ * go after a second (docs/agent.md, "Connections").
  *
  * Callers hold the printer's lane (printer-lanes.ts) from `open` to `release`, so a held
  * connection is never used twice at once; anything that talks to a printer on its lane

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Client } from 'aedes'
 import { Agent, type AgentOptions } from '../../agent/agent.js'
+import { createTransportFactory, type TransportFactory } from '../../agent/printers/transport.js'
 import { createLicenseKey } from '../../shared/license.js'
 import { newId } from '../../shared/ids.js'
 import { decodeMessage } from '../../shared/messages.js'
@@ -222,9 +223,48 @@ t.test('jobs queued for one printer print over one connection, checking the stat
   // Three requests per check: before the first ticket and after each (18), plus one
   // check of a retry in progress; a check before every ticket too would be 30.
   t.ok(s.printer.statusRequests - requestsBefore <= 21, `${s.printer.statusRequests - requestsBefore} status requests`)
-  // Nothing waits after the last ticket: its connection is closed.
+  // Nothing comes after the last ticket: its connection is closed once the hold time is over.
   while (s.printer.openConnections > 0) await new Promise((resolve) => setTimeout(resolve, 10))
   t.equal(s.printer.openConnections, 0)
+})
+
+t.test('a held connection that stopped answering is replaced by a new one, and the job prints without waiting', async (t) => {
+  const s = await setup(t)
+  const observer = await connectObserver(t, s.url, ref)
+  await observer.publishConfig([tcpPrinter('kitchen', s.printer.port)])
+  // Connections that went deaf: status requests get no answer, as from a printer that
+  // dropped the connection without a word.
+  const made: Array<{ deaf: boolean }> = []
+  const tcp = createTransportFactory()
+  const transports: TransportFactory = (connection) => {
+    const inner = tcp(connection)
+    const state = { deaf: false }
+    made.push(state)
+    const silence = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+    return {
+      get address () { return inner.address },
+      get isOpen () { return inner.isOpen },
+      open: async () => { await inner.open() },
+      write: async (data) => { await inner.write(data) },
+      close: async () => { await inner.close() },
+      requestStatus: async (n, ms) => state.deaf ? await silence(ms).then(() => null) : await inner.requestStatus(n, ms),
+      requestStatuses: async (requests, ms) => state.deaf ? await silence(ms).then(() => requests.map(() => null)) : await inner.requestStatuses(requests, ms)
+    }
+  }
+  // A retry an hour away: the job prints only if it does not wait.
+  await startAgent(t, s, { transports, printerHoldMs: 30_000, statusTimeoutMs: 100, retry: { initialMs: 3_600_000, maxMs: 3_600_000 } })
+  const first = printJob({ text: 'first' })
+  await observer.publishJob(first.payload)
+  await observer.waitForResult((r) => r.jobId === first.jobId && r.state === 'printed')
+  t.equal(made.length, 1)
+  made[0]!.deaf = true
+  // Past the 500 ms in which the check after the first ticket stands in for the next one's.
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  const second = printJob({ text: 'second' })
+  await observer.publishJob(second.payload)
+  await observer.waitForResult((r) => r.jobId === second.jobId && r.state === 'printed')
+  t.equal(made.length, 2, 'a new connection for the second job')
+  t.same(s.printer.tickets.map((ticket) => ticket.text.trim()), ['first', 'second'])
 })
 
 t.test('a printer with its cover open holds its jobs and a printer in error fails them with 430', async (t) => {
