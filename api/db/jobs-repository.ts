@@ -160,12 +160,29 @@ export async function transitionLockedJob (trx: TenantTransaction, job: JobRow, 
  * tenant), so one round trip; returns the rows that moved from `queued`, each with its
  * event written. A job that moved on meanwhile (the agent's result can overtake the
  * acknowledgement) is left as it is. Rows are locked in id order, like every batch.
+ *
+ * Committed without waiting for the WAL flush ({@link ASYNC_COMMIT}): `db` must not be a
+ * caller's transaction (the dispatcher passes the pool).
  */
 export async function markManyDispatched (db: Kysely<Database>, tenant: string, jobIds: readonly string[]): Promise<JobRow[]> {
   if (jobIds.length === 0) return []
-  const result = await sql<JobRow>`select * from printmq_mark_dispatched(${tenant}, ${JSON.stringify(jobIds)}::jsonb, ${new Date()})`.execute(db)
+  const result = await sql<JobRow>`select j.* from ${ASYNC_COMMIT}, printmq_mark_dispatched(${tenant}, ${JSON.stringify(jobIds)}::jsonb, ${new Date()}) j`.execute(db)
   return result.rows
 }
+
+/**
+ * A FROM item that makes the statement's own transaction commit without waiting for its
+ * WAL to reach the disk (`synchronous_commit = off`, local to that transaction). Only
+ * for state a crash of PostgreSQL may lose without harm: `dispatched` and `accepted`.
+ * PostgreSQL loses at most the last few hundred ms of such commits, never a part of one,
+ * and never one that a later synchronous commit followed (the WAL is flushed in order).
+ * A job whose `dispatched` or `accepted` is lost is back in the state before: the
+ * dispatcher publishes it again, and the agent, which journaled it, does not print it
+ * again but reports its result again (design §6). The job itself (`queued`, written
+ * when the API answers 201) and every final state are committed synchronously. One WAL
+ * flush fewer per job, or two (docs/performance.md, fifth round).
+ */
+const ASYNC_COMMIT = sql`set_config('synchronous_commit', 'off', true) as async_commit`
 
 /** A result to apply with {@link applyResults}. */
 export interface ResultToApply {
@@ -203,8 +220,10 @@ export async function applyResults (db: Kysely<Database>, tenant: string, result
     n, job_id: r.jobId, branch_id: r.branchId, agent_id: r.agentId, to: r.to, correlation_id: r.correlationId,
     code: r.code, detail: r.detail, detail_if_canceled: r.detailIfCanceled
   }))
-  const result = await sql<{ n: number, outcome: 'applied' | 'ignored' | 'not-found', state: JobState | null } & Omit<JobSnapshot, 'state'>>`select *
-    from printmq_apply_results(${tenant}, ${JSON.stringify(items)}::jsonb, ${new Date()}, ${LIFECYCLE}::jsonb)`.execute(db)
+  // A batch of `accepted` results only may be lost to a crash of PostgreSQL (see ASYNC_COMMIT).
+  const onlyAccepted = results.every((r) => r.to === 'accepted')
+  const result = await sql<{ n: number, outcome: 'applied' | 'ignored' | 'not-found', state: JobState | null } & Omit<JobSnapshot, 'state'>>`select r.*
+    from ${onlyAccepted ? sql`${ASYNC_COMMIT},` : sql``} printmq_apply_results(${tenant}, ${JSON.stringify(items)}::jsonb, ${new Date()}, ${LIFECYCLE}::jsonb) r`.execute(db)
   const outcomes: ResultOutcome[] = results.map(() => ({ kind: 'not-found' }))
   for (const row of result.rows) {
     if (row.outcome === 'ignored' && row.state !== null) outcomes[row.n] = { kind: 'ignored', state: row.state }

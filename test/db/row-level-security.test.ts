@@ -108,6 +108,37 @@ for (const database of testDatabases()) {
       ], 'every result is in the history, the late ones as ignored')
     })
 
+    await t.test('dispatched and accepted-only batches commit without waiting for the WAL flush; the job and final states wait for it', async (t) => {
+      const newJob = async (): Promise<string> => {
+        const [job] = await insertJobsForPrinters(open.db, 'tenant0', [{
+          id: newId(), branchId: 'b1', printerId: 'p1', content: { type: 'text', text: 'x' }, copies: 1, reference: null, correlationId: 'c', expiresAt: new Date(Date.now() + 60_000)
+        }])
+        return job!.id
+      }
+      const result = (jobId: string, to: 'accepted' | 'printed', code: number) => ({ jobId, branchId: 'b1', agentId: 'a1', to, correlationId: 'c', code, detail: null, detailIfCanceled: null })
+      // Each statement inside a transaction, to read the setting its commit would use.
+      const commitMode = async (statement: (trx: Kysely<Database>) => Promise<unknown>): Promise<string | undefined> => await open.db.transaction().execute(async (trx) => {
+        await statement(trx)
+        return (await sql<{ mode: string }>`select current_setting('synchronous_commit') as mode`.execute(trx)).rows[0]?.mode
+      })
+      t.equal(await commitMode(async (trx) => await insertJobsForPrinters(trx, 'tenant0', [{
+        id: newId(), branchId: 'b1', printerId: 'p1', content: { type: 'text', text: 'x' }, copies: 1, reference: null, correlationId: 'c', expiresAt: new Date(Date.now() + 60_000)
+      }])), 'on', 'a new job waits for the flush')
+      const id = await newJob()
+      t.equal(await commitMode(async (trx) => await markManyDispatched(trx, 'tenant0', [id])), 'off', 'dispatched does not')
+      await markManyDispatched(open.db, 'tenant0', [id])
+      t.equal(await commitMode(async (trx) => await applyResults(trx, 'tenant0', [result(id, 'accepted', 202)])), 'off', 'accepted alone does not')
+      t.equal(await commitMode(async (trx) => await applyResults(trx, 'tenant0', [result(id, 'accepted', 202), result(id, 'printed', 200)])), 'on', 'a batch with a final state does')
+      t.equal(await commitMode(async (trx) => await applyResults(trx, 'tenant0', [result(id, 'printed', 200)])), 'on')
+      // Outside a transaction the setting ends with the statement's own transaction.
+      const another = await newJob()
+      const after = await open.db.connection().execute(async (connection) => {
+        await markManyDispatched(connection, 'tenant0', [another])
+        return (await sql<{ mode: string }>`select current_setting('synchronous_commit') as mode`.execute(connection)).rows[0]?.mode
+      })
+      t.equal(after, 'on', 'the pooled connection keeps synchronous commits')
+    })
+
     await t.test('concurrent tenants on a pool with injected errors and timeouts see zero foreign rows', async (t) => {
       let foreign = 0
       let reads = 0
