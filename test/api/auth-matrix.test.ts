@@ -141,6 +141,17 @@ t.test('HS256 server with issuer and audience', async (t) => {
     }
   })
 
+  t.test('a token accepted before its exp is refused after it: the verification cache keeps no token past its exp', async (t) => {
+    const exp = Math.floor(Date.now() / 1000) + 2
+    const token = `Bearer ${hmacToken('HS256', server.secret, good({ exp }))}`
+    const route = routes.find((r) => r.method === 'GET' && r.url === '/v1/branches')
+    if (route === undefined) throw new Error('GET /v1/branches is not a route')
+    t.equal((await call(server, route, token)).status, 200, 'accepted (and cached)')
+    t.equal((await call(server, route, token)).status, 200, 'accepted again')
+    while (Date.now() <= exp * 1000 + 50) await new Promise((resolve) => setTimeout(resolve, 100))
+    assertUnauthorized(t, 'the same token after its exp', await call(server, route, token))
+  })
+
   t.test('a good token passes authentication on every route', async (t) => {
     const admin = `Bearer ${hmacToken('HS256', server.secret, good())}`
     for (const route of routes) {
