@@ -12,6 +12,7 @@ import { printerDiscovery } from './migrations/0004-printer-discovery.js'
 import { publishedExpiryGrace } from './migrations/0005-published-expiry-grace.js'
 import { oneRoundTripWrites } from './migrations/0006-one-round-trip-writes.js'
 import { primaryKeySteps } from './migrations/0007-primary-key-steps.js'
+import { agentLogin } from './migrations/0008-agent-login.js'
 
 const TENANT_TABLES = ['tenants', 'branches', 'agents', 'printers', 'print_jobs', 'job_events'] as const
 
@@ -159,7 +160,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0004_printer_discovery': printerDiscovery,
   '0005_published_expiry_grace': publishedExpiryGrace,
   '0006_one_round_trip_writes': oneRoundTripWrites,
-  '0007_primary_key_steps': primaryKeySteps
+  '0007_primary_key_steps': primaryKeySteps,
+  '0008_agent_login': agentLogin
 })
 
 /** Kysely MigrationProvider over {@link MIGRATIONS}. */

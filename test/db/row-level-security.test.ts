@@ -84,6 +84,20 @@ for (const database of testDatabases()) {
       t.notOk(role?.tenant, 'and so does the tenant scope')
     })
 
+    await t.test('printmq_agent_login (migration 0008) answers for the tenant it is called for, in one statement', async (t) => {
+      const login = async (db: Kysely<Database>, tenant: string, agent: string): Promise<Array<{ license_hash: string, revoked_at: Date | null, printer_id: string | null }>> =>
+        (await sql<{ license_hash: string, revoked_at: Date | null, printer_id: string | null }>`select * from printmq_agent_login(${tenant}, 'b1', ${agent})`.execute(db)).rows
+      t.same(await login(open.db, 'tenant0', 'a1'), [{ license_hash: 'hash-tenant0', revoked_at: null, printer_id: 'p1' }], 'its own agent, with its printer')
+      t.same(await login(open.db, 'tenant1', 'a1'), [{ license_hash: 'hash-tenant1', revoked_at: null, printer_id: 'p1' }], 'the same agent id in another tenant is that tenant\'s')
+      t.same(await login(open.db, 'tenant0', 'nobody'), [], 'no row for an unknown agent')
+      const after = await open.db.connection().execute(async (connection) => {
+        await login(connection, 'tenant0', 'a1')
+        return (await sql<{ role: string, tenant: string | null }>`select current_user as role, current_setting('printmq.tenant', true) as tenant`.execute(connection)).rows[0]
+      })
+      t.not(after?.role, RUNTIME_ROLE, 'the role switch ends with the statement')
+      t.notOk(after?.tenant, 'and so does the tenant scope')
+    })
+
     await t.test('printmq_apply_results takes several results of one job in one call, each against the state the ones before it left', async (t) => {
       const [job] = await insertJobsForPrinters(open.db, 'tenant0', [{
         id: newId(), branchId: 'b1', printerId: 'p1', content: { type: 'text', text: 'x' }, copies: 1, reference: null, correlationId: 'c', expiresAt: new Date(Date.now() + 60_000)
