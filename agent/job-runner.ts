@@ -6,11 +6,11 @@
  *   -> journal the outcome -> publish the result
  *
  * When the job printed, the connection stays open for the printer's next job, for up to
- * a second (printer-connections.ts): that job skips the connect and, while the status
- * read after this job is fresh, its own check before printing. When the next job is
- * already queued, this job's outcome goes to the journal with that job's `printing`
- * record, in the same synced write (Journal.settleWithNextWrite), and is published once
- * that write is done.
+ * a second (printer-connections.ts): that job skips the connect. When the next job is
+ * already queued, it also skips its check before printing (the check after this ticket
+ * stands for it), and this job's outcome goes to the journal with that job's `printing`
+ * record, in the same synced write (Journal.settleWithNextWrite), published once that
+ * write is done.
  *
  * A `job-cancel` from the server (handlers/job-cancel.ts) settles the job in the journal
  * as `canceled`; the runner looks before each step up to journaling `printing` (that
@@ -37,7 +37,7 @@ import { AgentStoppedError } from './errors.js'
 import type { Journal } from './journal.js'
 import type { Outcome } from './journal-records.js'
 import type { PrinterDirectory } from './printer-directory.js'
-import { FRESH_STATUS_MS, type OpenPrinterConnection, type PrinterConnections } from './printer-connections.js'
+import { FRESH_STATUS_MS, type OpenPrinterConnection, type PrinterConnections, type StatusReading } from './printer-connections.js'
 import type { PrinterLanes } from './printer-lanes.js'
 import { canPrint, checkPrinterStatus, failureCodeFor, type PrinterStatus } from './printers/status-check.js'
 import type { PrinterTransport } from './printers/transport.js'
@@ -174,7 +174,7 @@ async function attemptPrint (job: PrintJobMessage, printer: PrinterConfig, docum
   const expired = expiry(job, deps.now)
   if (expired !== null) return { outcome: expired }
   let connection: OpenPrinterConnection | null = null
-  let keep: { status: PrinterStatus, at: number } | undefined
+  let keep: StatusReading | undefined
   try {
     connection = await deps.connections.open(printer)
     let attempt = await deliver(job, printer, connection, document, deps, log)
@@ -189,7 +189,7 @@ async function attemptPrint (job: PrintJobMessage, printer: PrinterConfig, docum
     }
     // Printed with a clean check after it: held for the printer's next job (closed when
     // none comes within the hold time).
-    if ('after' in attempt) keep = { status: attempt.after, at: deps.now() }
+    if ('after' in attempt) keep = { status: attempt.after, at: deps.now(), nextJobWaiting: deps.jobsWaiting(printer.id) > 0 }
     return attempt
   } catch (err) {
     if (connection !== null) throw err
@@ -204,8 +204,9 @@ type Delivered = Attempt | { readonly outcome: Outcome, readonly after: PrinterS
 
 async function deliver (job: PrintJobMessage, printer: PrinterConfig, connection: OpenPrinterConnection, document: Buffer, deps: JobRunnerDeps, log: LazyLogger): Promise<Delivered> {
   const { transport, lastCheck } = connection
-  // A clean status read on this same connection moments ago, after the previous job.
-  const fresh = lastCheck !== undefined && deps.now() - lastCheck.at <= FRESH_STATUS_MS
+  // A clean status read on this same connection right after the previous ticket, while
+  // this job was already waiting for it.
+  const fresh = lastCheck !== undefined && lastCheck.nextJobWaiting && deps.now() - lastCheck.at <= FRESH_STATUS_MS
   const before = fresh ? lastCheck.status : await check(printer, transport, deps)
   if (before.conditions === undefined) return { wait: before }
   if (!canPrint(before.state)) return before.state === 'error' ? { outcome: failure(before) } : { wait: before }

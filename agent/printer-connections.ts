@@ -1,10 +1,11 @@
 /**
  * Connections to printers, at most one per printer. A job that printed leaves its
  * connection open for the printer's next job, with the clean status it read after
- * printing, for up to {@link DEFAULT_HOLD_IDLE_MS}: the next job skips the connect, the
- * close and, while that status is fresh, its own status check before printing. A busy
- * printer gets one connection per burst instead of one per ticket; an idle one is let
- * go after a second (docs/agent.md, "Connections").
+ * printing, for up to {@link DEFAULT_HOLD_IDLE_MS}: the next job skips the connect and
+ * the close. When that job was already waiting as the status was read (a burst), it
+ * also skips its own status check before printing. A busy printer gets one connection
+ * per burst instead of one per ticket; an idle one is let go after a second
+ * (docs/agent.md, "Connections").
  *
  * Callers hold the printer's lane (printer-lanes.ts) from `open` to `release`, so a held
  * connection is never used twice at once; anything that talks to a printer on its lane
@@ -17,13 +18,22 @@ import type { PrinterTransport, TransportFactory } from './printers/transport.js
 
 /** A held connection nobody takes within this time is closed, in ms. */
 export const DEFAULT_HOLD_IDLE_MS = 1000
-/** A status read on a held connection at most this long ago stands in for the next job's check before printing, in ms. */
+/**
+ * A status read on a held connection while the next job was already waiting stands in
+ * for that job's check before printing when it is at most this old, in ms.
+ */
 export const FRESH_STATUS_MS = 500
 
 /** A status check and when it was made (ms since the epoch). */
 export interface StatusReading {
   readonly status: PrinterStatus
   readonly at: number
+  /**
+   * True when the next job was already queued as this status was read: nothing can have
+   * happened at the printer between this check and that job but the moments it takes
+   * to start it. A status read before a pause is checked again (paper can be taken out).
+   */
+  readonly nextJobWaiting: boolean
 }
 
 /** An open connection to one printer. */

@@ -6,7 +6,7 @@ import type { TransportFactory } from '../../agent/printers/transport.js'
 import type { PrinterConfig } from '../../shared/messages.js'
 
 const kitchen: PrinterConfig = { id: 'kitchen', model: 'epson', width: 48, connection: { type: 'tcp', host: '10.0.0.5', port: 9100 } }
-const ready: StatusReading = { status: { state: 'ready' }, at: 0 }
+const ready: StatusReading = { status: { state: 'ready' }, at: 0, nextJobWaiting: true }
 
 /** A factory of memory transports that remembers every transport it made. */
 function countingFactory (): { factory: TransportFactory, made: MemoryTransport[] } {
