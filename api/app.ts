@@ -10,7 +10,6 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { Redis } from 'ioredis'
 import { isValidCorrelationId, newId } from '../shared/ids.js'
 import type { Logger } from '../shared/logger.js'
 import { PRINTMQ_VERSION } from '../shared/version.js'
@@ -143,7 +142,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => { metrics.stop() })
 
   const redisUrl = http.redisUrl ?? null
-  const redis = redisUrl !== null ? new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 }) : null
+  const redis = redisUrl !== null ? new (await import('ioredis')).Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 }) : null
   if (redis !== null) {
     redis.on('error', (err: Error) => { app.log.warn({ err: err.message }, 'redis error') })
     app.addHook('onClose', async () => { redis.disconnect() })

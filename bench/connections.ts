@@ -5,15 +5,17 @@
  * the same port and database: time until every agent is online again. Wall-clock
  * figures depend on the machine's load; the broker's CPU per connect (first connection
  * of all agents) and the new process's CPU during the storm (start included) do less.
+ * The broker runs built as `npm run build` builds printmq (plain JavaScript, as in
+ * production); `--from-sources 1` runs it from the TypeScript through tsx instead.
  *
- *   npm run bench -- connections [--agents N] [--processes P] [--database postgres://...]
+ *   npm run bench -- connections [--agents N] [--processes P] [--database postgres://...] [--from-sources 1]
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { agentMqttIdentity } from '../shared/license.js'
 import { agentTopic } from '../shared/topics.js'
-import { forkLoad, spawnWithJsonLine, stopLoad, terminate, type LoadProcess } from './lib/children.js'
+import { buildProcess, forkLoad, spawnWithJsonLine, stopLoad, terminate, type LoadProcess } from './lib/children.js'
 import { cpuSeconds, rssBytes } from './lib/process-stats.js'
 import { report } from './lib/report.js'
 import { createDatabase, freePort } from './lib/resources.js'
@@ -33,7 +35,10 @@ export async function run (args: Record<string, string>): Promise<void> {
   const port = await freePort()
   const database = args.database !== undefined ? await createDatabase(args.database) : null
   const env = { ...(database !== null ? { BENCH_DATABASE_URL: database.url } : {}), BENCH_AGENTS: String(agents), BENCH_DATA_DIR: join(dir, 'db'), BENCH_LICENSES_FILE: join(dir, 'licenses.json'), BENCH_PORT: String(port) }
-  let broker = await spawnWithJsonLine('processes/printmq-broker.ts', env)
+  const fromSources = args['from-sources'] === '1'
+  const built = fromSources ? null : await buildProcess('processes/printmq-broker.ts')
+  const startBroker = async (): Promise<Awaited<ReturnType<typeof spawnWithJsonLine>>> => await spawnWithJsonLine('processes/printmq-broker.ts', env, built?.file)
+  let broker = await startBroker()
   const loads = await Promise.all(Array.from({ length: processes }, forkLoad))
   try {
     const keys = JSON.parse(await readFile(env.BENCH_LICENSES_FILE, 'utf8')) as string[]
@@ -65,7 +70,7 @@ export async function run (args: Record<string, string>): Promise<void> {
 
     const restartStart = Date.now()
     await terminate(broker.child, 'SIGKILL')
-    broker = await spawnWithJsonLine('processes/printmq-broker.ts', env)
+    broker = await startBroker()
     const restartSeconds = (Date.now() - restartStart) / 1000
     let back = 0
     while (Date.now() - restartStart < timeoutMs) {
@@ -78,6 +83,7 @@ export async function run (args: Record<string, string>): Promise<void> {
     const stormCpu = await cpuSeconds(broker.child.pid as number)
     const rows = [{
       agents,
+      brokerFrom: fromSources ? 'sources (tsx)' : 'build',
       connectedAtOnce: online,
       secondsToConnectAll: round(connectSeconds, 2),
       brokerRssHalfMiB: round(rssHalf / 2 ** 20, 1),
@@ -94,6 +100,7 @@ export async function run (args: Record<string, string>): Promise<void> {
     await stopLoad(loads)
     await terminate(broker.child)
     await rm(dir, { recursive: true, force: true })
+    await built?.remove()
     await database?.drop()
   }
 }

@@ -7,7 +7,8 @@
 const SCENARIOS: Record<string, () => Promise<{ run: (args: Record<string, string>) => Promise<void> }>> = {
   'end-to-end': async () => await import('./end-to-end.js'),
   'broker-routing': async () => await import('./broker-routing.js'),
-  connections: async () => await import('./connections.js')
+  connections: async () => await import('./connections.js'),
+  'server-start': async () => await import('./server-start.js')
 }
 
 const argv = process.argv.slice(2)

@@ -13,9 +13,9 @@
 import { Redis } from 'ioredis'
 import createMqEmitter from 'mqemitter-redis'
 import createPersistence from 'aedes-persistence-redis'
+import { CLUSTER_PREFIX_PATTERN } from './cluster-prefix.js'
 
-/** A prefix: letters, digits and `_ - . :`; no MQTT wildcards, no Redis glob characters. */
-export const CLUSTER_PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/
+export { CLUSTER_PREFIX_PATTERN }
 
 /** Aedes heartbeat in a cluster: a broker unheard of for 3 beats is dead and its clients' Wills are published (within 7 beats). */
 export const CLUSTER_HEARTBEAT_MS = 5000

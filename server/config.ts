@@ -5,7 +5,7 @@
 import { resolve } from 'node:path'
 import { PrintmqError } from '../shared/errors.js'
 import { loadHttpConfig, type HttpConfig } from './http-config.js'
-import { CLUSTER_PREFIX_PATTERN } from '../broker/cluster.js'
+import { CLUSTER_PREFIX_PATTERN } from '../broker/cluster-prefix.js'
 
 /** Thrown for a bad variable or flag; the message names it. */
 export class ConfigError extends PrintmqError {

@@ -26,12 +26,11 @@ import { createAuthenticator, SERVICE_USERNAME } from '../broker/authenticator.j
 import { attachMqttWebSocket } from '../broker/websocket-transport.js'
 import { PrintmqBroker } from '../broker/broker.js'
 import { SERVICE_CLIENT_ID_PREFIX } from '../broker/client-id.js'
-import { createClusterBackends } from '../broker/cluster.js'
 import type { AgentRef } from '../shared/ids.js'
 import type { Logger } from '../shared/logger.js'
 import { ConfigError, type ServerConfig } from './config.js'
 import { jwtVerification } from './jwt-verification.js'
-import { ClusterBus } from './cluster-bus.js'
+import type { ClusterBus } from './cluster-bus.js'
 
 /** Where the server ended up listening. */
 export interface ServerAddresses {
@@ -104,7 +103,8 @@ export class PrintmqServer {
     // With Redis, instances are one cluster: the embedded brokers share state, and
     // revocations and job changes reach every instance over the cluster bus.
     const clustered = config.redisUrl !== null
-    const bus = config.redisUrl === null ? null : new ClusterBus({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger: log })
+    // The Redis modules load only then (a single instance starts without them).
+    const bus = config.redisUrl === null ? null : new (await import('./cluster-bus.js')).ClusterBus({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger: log })
     this.#bus = bus
     if (bus !== null) {
       bus.onMessage((message) => {
@@ -251,7 +251,7 @@ export class PrintmqServer {
       tls,
       cluster: config.redisUrl === null
         ? null
-        : await createClusterBackends({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: (err) => { this.#log.warn({ err: err.message }, 'redis error (broker)') } })
+        : await (await import('../broker/cluster.js')).createClusterBackends({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: (err) => { this.#log.warn({ err: err.message }, 'redis error (broker)') } })
     })
     let broker = await make(config.mqttPort)
     try {

@@ -1,8 +1,11 @@
 /** Child processes of a benchmark: load generators over IPC, brokers over stdout. */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { rm } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { buildServer } from '../../scripts/build-server.js'
 
 const here = fileURLToPath(new URL('..', import.meta.url))
 
@@ -62,14 +65,31 @@ export function profileArgs (): string[] {
   return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
 }
 
-/** Spawn `node --import tsx script` and wait for its first JSON line on stdout. */
-export async function spawnWithJsonLine (script: string, env: Record<string, string>): Promise<{ child: ChildProcess, line: any }> {
-  const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', `${here}${script}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+/**
+ * Spawn `script` (relative to bench/) and wait for its first JSON line on stdout: from
+ * its TypeScript through tsx, or (`built`, a file of {@link buildProcess}) as plain
+ * JavaScript, as `node dist/printmq.mjs` runs in production.
+ */
+export async function spawnWithJsonLine (script: string, env: Record<string, string>, built?: string): Promise<{ child: ChildProcess, line: any }> {
+  const args = built !== undefined ? [built] : ['--import', 'tsx', `${here}${script}`]
+  const child = spawn(process.execPath, [...profileArgs(), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   for await (const text of lines) {
     try { return { child, line: JSON.parse(text) } } catch {}
   }
   throw new Error(`${script} exited before printing its JSON line`)
+}
+
+/**
+ * Build `script` (relative to bench/) as `npm run build` builds the command line
+ * (scripts/build-server.ts) into dist/bench-PID/ (inside the project, where its
+ * packages resolve); returns the file and a function that removes the folder.
+ */
+export async function buildProcess (script: string): Promise<{ file: string, remove: () => Promise<void> }> {
+  const dir = join(here, '..', 'dist', `bench-${process.pid}`)
+  const file = join(dir, `${basename(script, '.ts')}.mjs`)
+  await buildServer({ entry: `${here}${script}`, outfile: file })
+  return { file, remove: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
 
 /** SIGTERM a child and wait for it to exit. */

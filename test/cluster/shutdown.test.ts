@@ -11,19 +11,14 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { mintToken } from '../../api/auth/tokens.js'
-import { freePort, ServerProcess, within } from './helpers/cluster.js'
+import { freePort, localServerEnv, ServerProcess, within } from './helpers/cluster.js'
 
 async function startServer (t: Test, graceSeconds: number): Promise<{ server: ServerProcess, call: (path: string, init?: RequestInit) => Promise<Response>, token: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'printmq-shutdown-'))
   const secret = randomBytes(32).toString('base64url')
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const server = new ServerProcess('solo', httpPort, mqttPort, {
-    PRINTMQ_HTTP_HOST: '127.0.0.1',
-    PRINTMQ_HTTP_PORT: String(httpPort),
-    PRINTMQ_MQTT_HOST: '127.0.0.1',
-    PRINTMQ_MQTT_PORT: String(mqttPort),
-    PRINTMQ_DATA_DIR: join(dir, 'data'),
-    PRINTMQ_JWT_SECRET: secret,
+    ...localServerEnv(httpPort, mqttPort, join(dir, 'data'), secret),
     PRINTMQ_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
     PRINTMQ_REDIS_URL: '',
     DATABASE_URL: ''

@@ -20,7 +20,7 @@ import { createLogger } from '../../shared/logger.js'
 import { TERMINAL_JOB_STATES, type JobState } from '../../shared/job-states.js'
 import { VirtualPrinter } from '../../virtual-printer/virtual-printer.js'
 import { testDatabases } from '../helpers/databases.js'
-import { callJson, freePort, ServerProcess, START_TIMEOUT_MS, within } from '../helpers/server-process.js'
+import { callJson, freePort, localServerEnv, ServerProcess, START_TIMEOUT_MS, within } from '../helpers/server-process.js'
 
 const KILLS = Number(process.env.PRINTMQ_SERVER_CRASH_KILLS ?? 3)
 /** Submissions in flight at once. */
@@ -47,12 +47,7 @@ async function crashSuite (t: Test, location: DatabaseLocation | null): Promise<
   const secret = randomBytes(32).toString('base64url')
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const server = new ServerProcess('server', httpPort, mqttPort, {
-    PRINTMQ_HTTP_HOST: '127.0.0.1',
-    PRINTMQ_HTTP_PORT: String(httpPort),
-    PRINTMQ_MQTT_HOST: '127.0.0.1',
-    PRINTMQ_MQTT_PORT: String(mqttPort),
-    PRINTMQ_DATA_DIR: join(dataDir, 'data'),
-    PRINTMQ_JWT_SECRET: secret,
+    ...localServerEnv(httpPort, mqttPort, join(dataDir, 'data'), secret),
     PRINTMQ_LOG_LEVEL: 'info',
     PRINTMQ_RATE_LIMIT_PRINTER: '0',
     PRINTMQ_RATE_LIMIT_BRANCH: '0',

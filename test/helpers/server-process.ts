@@ -39,6 +39,18 @@ export async function within<T> (ms: number, what: string, work: Promise<T>): Pr
   }
 }
 
+/** The variables every server process of the tests gets: both listeners on 127.0.0.1, its data dir and JWT secret. */
+export function localServerEnv (httpPort: number, mqttPort: number, dataDir: string, jwtSecret: string): NodeJS.ProcessEnv {
+  return {
+    PRINTMQ_HTTP_HOST: '127.0.0.1',
+    PRINTMQ_HTTP_PORT: String(httpPort),
+    PRINTMQ_MQTT_HOST: '127.0.0.1',
+    PRINTMQ_MQTT_PORT: String(mqttPort),
+    PRINTMQ_DATA_DIR: dataDir,
+    PRINTMQ_JWT_SECRET: jwtSecret
+  }
+}
+
 /** How a process ended. */
 export interface Exit { readonly code: number | null, readonly signal: NodeJS.Signals | null, readonly ms: number }
 
@@ -49,15 +61,18 @@ export class ServerProcess {
   readonly mqttPort: number
   readonly #env: NodeJS.ProcessEnv
   readonly #logFile: string
+  readonly #bin: string
   #child: ChildProcess | null = null
   starts = 0
 
-  constructor (name: string, httpPort: number, mqttPort: number, env: NodeJS.ProcessEnv, logFile: string) {
+  /** `bin`: the script Node runs with `server` (default bin/printmq.js; a build's dist/printmq.mjs). */
+  constructor (name: string, httpPort: number, mqttPort: number, env: NodeJS.ProcessEnv, logFile: string, bin: string = BIN) {
     this.name = name
     this.httpPort = httpPort
     this.mqttPort = mqttPort
     this.#env = env
     this.#logFile = logFile
+    this.#bin = bin
   }
 
   get httpUrl (): string { return `http://127.0.0.1:${this.httpPort}` }
@@ -67,7 +82,7 @@ export class ServerProcess {
 
   /** Start and wait for "printmq server ready" (bounded). */
   async start (): Promise<void> {
-    const child = spawn(process.execPath, [BIN, 'server'], { env: { ...process.env, ...this.#env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [this.#bin, 'server'], { env: { ...process.env, ...this.#env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
     this.starts++
     const log = createWriteStream(this.#logFile, { flags: 'a' })

@@ -12,9 +12,9 @@ import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import { mintToken } from '../../../api/auth/tokens.js'
 import { testDatabases, TEST_POSTGRES_URL } from '../../helpers/databases.js'
-import { callJson, freePort, ServerProcess } from '../../helpers/server-process.js'
+import { callJson, freePort, localServerEnv, ServerProcess } from '../../helpers/server-process.js'
 
-export { freePort, within, ServerProcess, type Exit } from '../../helpers/server-process.js'
+export { freePort, localServerEnv, within, ServerProcess, type Exit } from '../../helpers/server-process.js'
 
 /** The Redis server for cluster tests, if any. */
 export const TEST_REDIS_URL = process.env.PRINTMQ_TEST_REDIS_URL ?? null
@@ -57,12 +57,7 @@ export async function startCluster (t: Test, count: number, env: NodeJS.ProcessE
     // Ports are fixed per server, so a restarted instance is where agents expect it.
     const [httpPort, mqttPort] = [await freePort(), await freePort()]
     servers.push(new ServerProcess(name, httpPort, mqttPort, {
-      PRINTMQ_HTTP_HOST: '127.0.0.1',
-      PRINTMQ_HTTP_PORT: String(httpPort),
-      PRINTMQ_MQTT_HOST: '127.0.0.1',
-      PRINTMQ_MQTT_PORT: String(mqttPort),
-      PRINTMQ_DATA_DIR: join(dir, `data-${name}`),
-      PRINTMQ_JWT_SECRET: secret,
+      ...localServerEnv(httpPort, mqttPort, join(dir, `data-${name}`), secret),
       PRINTMQ_INSTANCE_ID: name,
       PRINTMQ_LOG_LEVEL: process.env.PRINTMQ_TEST_SERVER_LOG_LEVEL ?? 'info',
       PRINTMQ_RATE_LIMIT_PRINTER: '0',
