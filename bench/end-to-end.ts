@@ -12,6 +12,9 @@
  * by the step until one is not sustained (printed at >= 98% of the rate, p99 <= 1 s); the
  * highest sustained rate is the last row marked `sustained: yes`.
  *
+ * The server runs built as `npm run build` builds it (plain JavaScript, as in
+ * production); `--from-sources 1` runs `bin/printmq.js` (tsx) instead.
+ *
  * `--instant-agents 1`: agents that answer every job at once (no journal, no printer), to
  * measure the server's own capacity with the agents' work off the shared cores.
  */
@@ -23,7 +26,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mintToken } from '../api/auth/tokens.js'
-import { forkProcess, profileArgs, stopLoad, terminate, type LoadProcess } from './lib/children.js'
+import { buildProcess, forkProcess, profileArgs, stopLoad, terminate, type LoadProcess } from './lib/children.js'
 import { cpuSeconds, cpuSecondsByName, cpuSecondsSince, rssBytes } from './lib/process-stats.js'
 import { report } from './lib/report.js'
 import { createDatabase, freePort } from './lib/resources.js'
@@ -33,10 +36,11 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 
 interface Server { readonly child: ChildProcess, readonly api: string, readonly mqtt: string, readonly token: string }
 
-async function startServer (dir: string, databaseUrl: string | null): Promise<Server> {
+/** `script`: what Node runs with `server` (the built dist file, or bin/printmq.js). */
+async function startServer (dir: string, databaseUrl: string | null, script: string): Promise<Server> {
   const [httpPort, mqttPort] = [await freePort(), await freePort()]
   const secret = randomBytes(32).toString('base64url')
-  const child = spawn(process.execPath, [...profileArgs(), join(root, 'bin/printmq.js'), 'server'], {
+  const child = spawn(process.execPath, [...profileArgs(), script, 'server'], {
     env: {
       ...process.env,
       PRINTMQ_HTTP_HOST: '127.0.0.1', PRINTMQ_HTTP_PORT: String(httpPort), PRINTMQ_MQTT_HOST: '127.0.0.1', PRINTMQ_MQTT_PORT: String(mqttPort),
@@ -211,7 +215,7 @@ function keptUp (row: Record<string, unknown>, rate: number): boolean {
   return (row.printedPerSecond as number) >= 0.98 * rate && (row.p99Ms as number) <= SUSTAINED_P99_MS
 }
 
-async function scenario (database: 'pglite' | 'postgres', databaseUrl: string | null, args: Record<string, string>): Promise<Array<Record<string, unknown>>> {
+async function scenario (database: 'pglite' | 'postgres', databaseUrl: string | null, args: Record<string, string>, serverScript: string): Promise<Array<Record<string, unknown>>> {
   const agents = Number(args.agents ?? 50)
   const seconds = Number(args.seconds ?? 10)
   const rates = (args.rates ?? '50,200').split(',').map(Number)
@@ -219,7 +223,7 @@ async function scenario (database: 'pglite' | 'postgres', databaseUrl: string | 
   // Agents that answer at once, without journal or printer: the server's own capacity.
   const instant = args['instant-agents'] !== undefined && args['instant-agents'] !== '0'
   const dir = await mkdtemp(join(tmpdir(), 'printmq-bench-'))
-  const server = await startServer(dir, databaseUrl)
+  const server = await startServer(dir, databaseUrl, serverScript)
   const branch = await forkProcess('processes/agents.ts', { profile: true })
   try {
     const { ports } = instant ? { ports: Array.from({ length: agents }, () => 9) } : await branch.request({ type: 'printers', count: agents }, 'printers')
@@ -260,15 +264,22 @@ async function scenario (database: 'pglite' | 'postgres', databaseUrl: string | 
 
 /** Run the scenario and print its results. */
 export async function run (args: Record<string, string>): Promise<void> {
-  const rows = args['skip-pglite'] !== undefined ? [] : await scenario('pglite', null, args)
-  const postgres = args.postgres ?? process.env.PRINTMQ_BENCH_POSTGRES_URL
-  if (postgres !== undefined) {
-    const database = await createDatabase(postgres)
-    try {
-      rows.push(...await scenario('postgres', database.url, args))
-    } finally {
-      await database.drop()
+  const fromSources = args['from-sources'] === '1'
+  const built = fromSources ? null : await buildProcess(join('..', 'cli', 'printmq.ts'))
+  const serverScript = built?.file ?? join(root, 'bin/printmq.js')
+  try {
+    const rows = args['skip-pglite'] !== undefined ? [] : await scenario('pglite', null, args, serverScript)
+    const postgres = args.postgres ?? process.env.PRINTMQ_BENCH_POSTGRES_URL
+    if (postgres !== undefined) {
+      const database = await createDatabase(postgres)
+      try {
+        rows.push(...await scenario('postgres', database.url, args, serverScript))
+      } finally {
+        await database.drop()
+      }
     }
+    report('end-to-end', { server: fromSources ? 'sources (bin/printmq.js, tsx)' : 'built (npm run build)', rows }, rows)
+  } finally {
+    await built?.remove()
   }
-  report('end-to-end', { rows }, rows)
 }
