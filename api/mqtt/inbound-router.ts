@@ -40,9 +40,11 @@ export interface InboundRouterOptions {
 export function createInboundRouter (options: InboundRouterOptions): (topic: string, payload: Buffer, retained: boolean) => void {
   const log = options.logger.child({ component: 'api.inbound' })
   // Messages of one agent are handled one after another, in the order MQTT delivered
-  // them; results one after another per job, so `accepted` is never applied after
-  // `printed` of the same job, while results of different jobs of one agent join the
-  // same group commit instead of waiting for each other's (docs/performance.md).
+  // them. Job results are the exception: each is queued for the job service's group
+  // commit at once, in delivery order, which is the order they are applied in, so
+  // `accepted` is never applied after `printed` of the same job, and neither waits for
+  // the other's commit: an `accepted` may wait up to ACCEPTED_RESULT_LINGER_MS for its
+  // job's `printed` and go in the same statement (docs/performance.md).
   const chains = new Map<string, Promise<void>>()
   const inOrder = (key: string, work: () => Promise<void>): void => {
     const next = (chains.get(key) ?? Promise.resolve()).then(work)
@@ -70,15 +72,20 @@ export function createInboundRouter (options: InboundRouterOptions): (topic: str
     const parsed = parseTopic(topic)
     if (parsed === null) return
     const receivedAt = Date.now()
-    // A result is decoded first: its job id orders it (a bad one is dropped below, in order).
-    let result: JobResultMessage | null = null
     if (parsed.kind === 'agent' && parsed.channel === 'results') {
-      try { result = decodeMessage('job-result', payload) } catch { result = null }
+      let result: JobResultMessage
+      try {
+        result = decodeMessage('job-result', payload)
+      } catch (err) {
+        log.warn({ topic, reason: (err as Error).message }, 'invalid message dropped')
+        return
+      }
+      // JobService.applyResult queues the result before it returns its promise.
+      applyResult(parsed.ref, result).catch((err: unknown) => { log.error({ err, topic }, 'inbound message failed') })
+      return
     }
     const handle = async (): Promise<void> => {
-      if (parsed.kind === 'agent' && parsed.channel === 'results') {
-        await applyResult(parsed.ref, result ?? decodeMessage('job-result', payload))
-      } else if (parsed.kind === 'agent' && parsed.channel === 'health') {
+      if (parsed.kind === 'agent' && parsed.channel === 'health') {
         if (payload.length === 0) return
         const health = decodeMessage('agent-health', payload)
         const change = options.presence.update(parsed.ref, health)
@@ -101,8 +108,7 @@ export function createInboundRouter (options: InboundRouterOptions): (topic: str
         options.printerStatus.update(parsed.ref, status)
       }
     }
-    const agentKey = parsed.kind === 'agent' ? `${parsed.ref.tenant}/${parsed.ref.branch}/${parsed.ref.agent}` : topic
-    const key = result !== null ? `${agentKey} ${result.jobId}` : agentKey
+    const key = parsed.kind === 'agent' ? `${parsed.ref.tenant}/${parsed.ref.branch}/${parsed.ref.agent}` : topic
     inOrder(key, async () => {
       await handle().catch((err: unknown) => {
         if (err instanceof InvalidMessageError) log.warn({ topic, reason: err.message }, 'invalid message dropped')
