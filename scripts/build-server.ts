@@ -6,11 +6,11 @@
  *
  * Why: `bin/printmq.js` compiles and loads the TypeScript sources through tsx's loader
  * hooks at every start, and Node then finds and reads some thousand package files one
- * by one. Measured on the 2-core VM (docs/performance.md, "Server start"), `printmq
- * server` on PostgreSQL was ready after about 2.7-3.0 s and 4.2-4.7 s of CPU that way,
- * 1.5-2.0 s with only printmq's own code bundled, and about 1.0 s and 1.3 s of CPU from
- * this build. After a crash or a deploy, the start is what every reconnecting agent
- * waits for.
+ * by one. Measured on the 2-core VM (`npm run bench -- server-start --database URL`;
+ * docs/performance.md, "Server start, sixth round"), `printmq server` on PostgreSQL was
+ * ready after 2.28-2.62 s and 3.52-4.03 s of CPU that way, and after 1.01-1.09 s and
+ * 1.19-1.28 s of CPU from this build. After a crash or a deploy, the start is what
+ * every reconnecting agent waits for.
  *
  *   npm run build                            (tsx scripts/build-server.ts)
  *   tsx scripts/build-server.ts [--outfile FILE] [--metafile FILE]
