@@ -42,9 +42,12 @@ export function createInboundRouter (options: InboundRouterOptions): (topic: str
   // Messages of one agent are handled one after another, in the order MQTT delivered
   // them. Job results are the exception: each is queued for the job service's group
   // commit at once, in delivery order, which is the order they are applied in, so
-  // `accepted` is never applied after `printed` of the same job, and neither waits for
+  // `accepted` is not applied after `printed` of the same job, and neither waits for
   // the other's commit: an `accepted` may wait up to ACCEPTED_RESULT_LINGER_MS for its
-  // job's `printed` and go in the same statement (docs/performance.md).
+  // job's `printed` and go in the same statement (docs/performance.md). One exception:
+  // when the database was unreachable, a result retried later (below) may come after
+  // its job's next result; the job's state stays right (states only move forward) and
+  // the late `accepted` is recorded as ignored in its history.
   const chains = new Map<string, Promise<void>>()
   const inOrder = (key: string, work: () => Promise<void>): void => {
     const next = (chains.get(key) ?? Promise.resolve()).then(work)
