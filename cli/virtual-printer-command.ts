@@ -10,6 +10,7 @@ import { VirtualPrinter, type Ticket } from '../virtual-printer/virtual-printer.
 import { createInterface } from 'node:readline'
 import { applyStatusCommand, STATUS_COMMANDS } from '../virtual-printer/status-commands.js'
 import { untilSignal } from './signals.js'
+import { mayReadTerminal } from './terminal.js'
 
 const HELP = `usage: printmq virtual-printer [--port N] [--host H] [--out DIR] [--model auto|epson|star]
                                [--paper-near-end] [--paper-out] [--cover-open] [--silent]
@@ -31,7 +32,9 @@ ticket as DIR/{n}.bin (bytes) and DIR/{n}.txt (text).
   --answer-delay MS answer each status request after MS
   --paper-left N    run out of paper after N more tickets
 
-While it runs, type a status on its terminal to switch it: ${Object.keys(STATUS_COMMANDS).join(', ')}.`
+While it runs in the foreground, type a status on its terminal to switch it:
+${Object.keys(STATUS_COMMANDS).join(', ')}. Started in the background (with &), it does not read
+the terminal, so the shell does not stop it.`
 
 const MODELS: readonly CommandSetOption[] = ['auto', 'epson', 'star']
 
@@ -100,7 +103,9 @@ export async function run (argv: string[], _env: NodeJS.ProcessEnv): Promise<voi
   printer.on('ticket', (ticket) => { console.log(describeTicket(ticket)) })
   const port = await printer.start()
   console.log(`virtual printer listening on ${printer.host}:${port}, tickets in ${outDir}`)
-  const input = process.stdin.isTTY ? createInterface({ input: process.stdin }) : null
+  // In the background (`&`), reading the terminal would stop the printer (SIGTTIN).
+  const input = mayReadTerminal() ? createInterface({ input: process.stdin }) : null
+  if (input === null && process.stdin.isTTY === true) console.log('running in the background: status commands on the terminal are off (start it in the foreground to type them)')
   input?.on('line', (line) => {
     if (line.trim() === '') return
     console.log(applyStatusCommand(printer.status, line) ? `status: ${line.trim()}` : `unknown status ${JSON.stringify(line.trim())}; one of ${Object.keys(STATUS_COMMANDS).join(', ')}`)
