@@ -14,6 +14,19 @@ export class ConfigError extends PrintmqError {
   }
 }
 
+/** A port the server was told to listen on is taken; names the setting that chose it. */
+export class PortInUseError extends PrintmqError {
+  constructor (name: string, host: string, port: number, cause?: unknown) {
+    super('PRINTMQ_PORT_IN_USE', 500, `${name}: port ${port} on ${host} is in use (another broker, or another printmq?); stop that process or choose another port`, { cause })
+  }
+}
+
+/**
+ * Where the embedded broker listens when the default MQTT port (1883) is taken and no
+ * port was chosen: the same one at every start, so URLs handed out stay valid.
+ */
+export const FALLBACK_MQTT_PORT = 18830
+
 /** Validated server configuration. */
 export interface ServerConfig extends HttpConfig {
   readonly httpHost: string
@@ -22,8 +35,10 @@ export interface ServerConfig extends HttpConfig {
   readonly embeddedBroker: boolean
   readonly mqttHost: string
   readonly mqttPort: number
-  /** False when the MQTT port is the default: a busy default port falls back to a free one. */
+  /** False when the MQTT port is the default: a busy default port falls back to {@link FALLBACK_MQTT_PORT}, then to a free one. */
   readonly mqttPortExplicit: boolean
+  /** The fallback instead of {@link FALLBACK_MQTT_PORT} (tests). */
+  readonly mqttFallbackPort?: number
   /** The broker URL agents are told to use (agent creation response); derived when null. */
   readonly publicMqttUrl: string | null
   /** External broker the server connects to when the embedded one is off. */

@@ -28,7 +28,7 @@ import { PrintmqBroker } from '../broker/broker.js'
 import { SERVICE_CLIENT_ID_PREFIX } from '../broker/client-id.js'
 import type { AgentRef } from '../shared/ids.js'
 import type { Logger } from '../shared/logger.js'
-import { ConfigError, type ServerConfig } from './config.js'
+import { ConfigError, FALLBACK_MQTT_PORT, PortInUseError, type ServerConfig } from './config.js'
 import { jwtVerification } from './jwt-verification.js'
 import type { ClusterBus } from './cluster-bus.js'
 
@@ -218,7 +218,9 @@ export class PrintmqServer {
     if (broker !== null) {
       this.#detachWebSocket = attachMqttWebSocket(app.server, { handle: (stream, request) => { broker.handleConnection(stream, request) }, maxPayloadBytes: config.broker.maxPacketBytes, logger: log })
     }
-    await app.listen({ host: config.httpHost, port: config.httpPort, listenTextResolver: (address) => `http listening on ${address}` })
+    await app.listen({ host: config.httpHost, port: config.httpPort, listenTextResolver: (address) => `http listening on ${address}` }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE' ? new PortInUseError('PRINTMQ_HTTP_PORT (or --http-port)', config.httpHost, config.httpPort, err) : err
+    })
     const httpPort = (app.server.address() as AddressInfo).port
     log.info({ httpPort, mqttPort }, 'printmq server ready')
     return { httpPort, mqttPort }
@@ -229,8 +231,11 @@ export class PrintmqServer {
 
   /**
    * Start the embedded broker. On embedded defaults a busy default port (another MQTT
-   * broker on 1883 is common on development machines) falls back to a free port with a
-   * warning; an explicitly configured port that is busy is an error.
+   * broker on 1883 is common on development machines) falls back to
+   * {@link FALLBACK_MQTT_PORT}, the same port at every start so that URLs handed to
+   * agents and technicians stay valid, and only when that is busy too to a free port,
+   * each time with a warning. An explicitly configured port that is busy is an error
+   * naming the setting ({@link PortInUseError}).
    */
   async #startBroker (authenticate: ReturnType<typeof createAuthenticator>): Promise<PrintmqBroker> {
     const config = this.#config
@@ -253,17 +258,23 @@ export class PrintmqServer {
         ? null
         : await (await import('../broker/cluster.js')).createClusterBackends({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: (err) => { this.#log.warn({ err: err.message }, 'redis error (broker)') } })
     })
-    let broker = await make(config.mqttPort)
-    try {
-      this.#mqttPort = (await broker.start()).port
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || config.mqttPortExplicit) throw err
-      broker = await make(0)
-      this.#mqttPort = (await broker.start()).port
-      this.#log.warn({ busyPort: config.mqttPort, port: this.#mqttPort }, 'default mqtt port in use (another broker?): listening on a free port instead; set PRINTMQ_MQTT_PORT to choose')
+    const ports = config.mqttPortExplicit ? [config.mqttPort] : [config.mqttPort, config.mqttFallbackPort ?? FALLBACK_MQTT_PORT, 0]
+    for (const [attempt, port] of ports.entries()) {
+      const broker = await make(port)
+      try {
+        this.#mqttPort = (await broker.start()).port
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+        const busy = (err as { port?: number }).port ?? port
+        if (tls !== null && busy === tls.port) throw new PortInUseError('PRINTMQ_MQTT_TLS_PORT', config.mqttHost, busy, err)
+        if (attempt === ports.length - 1) throw new PortInUseError(config.mqttPortExplicit ? 'PRINTMQ_MQTT_PORT (or --mqtt-port)' : 'PRINTMQ_MQTT_PORT', config.mqttHost, port, err)
+        continue
+      }
+      if (attempt > 0) this.#log.warn({ busyPorts: ports.slice(0, attempt), port: this.#mqttPort }, `mqtt port ${config.mqttPort} in use (another broker?): listening on ${this.#mqttPort} instead; agents and MQTT tools connect there; set PRINTMQ_MQTT_PORT to choose`)
+      this.#broker = broker
+      return broker
     }
-    this.#broker = broker
-    return broker
+    throw new Error('unreachable: every port attempt either returns or throws')
   }
 
   /** The URL agents should use, as seen by a client that reached the API at `requestHost`. */
