@@ -4,7 +4,7 @@
  * the REST API like a user would, then one sample ticket printed and shown.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -19,8 +19,9 @@ import { untilSignal } from './signals.js'
 const HELP = `usage: printmq demo [--once] [--data-dir DIR] [--http-port N] [--mqtt-port N]
 
 Starts server, virtual printer and agent on free ports (data in a new temporary
-directory unless --data-dir), prints a sample ticket and shows it with the job's
-history. Keeps running so you can try the API, unless --once.`
+directory, removed when the demo ends, unless --data-dir), prints a sample ticket and
+shows it with the job's history. Keeps running so you can try the API, unless --once;
+Ctrl-C stops it.`
 
 const SAMPLE_TICKET = [
   'PRINTMQ DEMO KITCHEN',
@@ -46,7 +47,9 @@ export async function run (argv: string[], env: NodeJS.ProcessEnv): Promise<void
     }
   })
   if (values.help === true) { console.log(HELP); return }
-  const dataDir = values['data-dir'] !== undefined ? resolve(values['data-dir']) : await mkdtemp(join(tmpdir(), 'printmq-demo-'))
+  // A directory the demo made for itself is removed when it ends; one given is kept.
+  const ownDataDir = values['data-dir'] === undefined
+  const dataDir = ownDataDir ? await mkdtemp(join(tmpdir(), 'printmq-demo-')) : resolve(values['data-dir'] as string)
   const secret = randomBytes(32).toString('base64url')
   const config = loadServerConfig({
     ...env,
@@ -61,14 +64,18 @@ export async function run (argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const logger = createLogger({ level: env.PRINTMQ_LOG_LEVEL ?? 'warn' })
   const say = (line: string): void => { console.log(line) }
 
-  say(`printmq demo: data in ${dataDir}`)
+  say(`printmq demo: data in ${dataDir}${ownDataDir ? ' (removed when the demo ends; --data-dir DIR keeps it)' : ''}`)
   const server = new PrintmqServer(config, logger)
   const printer = new VirtualPrinter({ port: 0, outDir: join(dataDir, 'virtual-printer') })
   let agent: Agent | null = null
   const stopAll = async (): Promise<void> => {
-    await agent?.stop()
-    await printer.stop()
-    await server.stop()
+    try {
+      await agent?.stop()
+      await printer.stop()
+      await server.stop()
+    } finally {
+      if (ownDataDir) await rm(dataDir, { recursive: true, force: true })
+    }
   }
   try {
     const { httpPort, mqttPort } = await server.start()
