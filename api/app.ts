@@ -103,6 +103,16 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   installErrorHandlers(app, bodyLimit)
   // JSON only: without this, Fastify's built-in text parser would accept text/plain.
   app.removeContentTypeParser('text/plain')
+  // An empty body labelled application/json (clients that always send the header) is no
+  // body: routes that take an optional one (reprint) accept it, the others answer 400
+  // through their schema. Anything else goes to Fastify's own parser (prototype poisoning
+  // refused).
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') { done(null, undefined); return }
+    parseJson(request, body as string, done)
+  })
   app.addHook('onRequest', async (request, reply) => {
     void reply.header(CORRELATION_HEADER, request.id)
   })

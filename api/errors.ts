@@ -6,7 +6,7 @@
 import { defineError } from '../shared/errors.js'
 
 export const InvalidRequestError = defineError('PRINTMQ_API_INVALID_REQUEST', 400, (detail: string) => `invalid request: ${detail}`)
-export const InvalidIdError = defineError('PRINTMQ_API_INVALID_ID', 400, (where: string) => `${where} is not a valid id (1-64 of A-Z a-z 0-9 _ -)`)
+export const InvalidIdError = defineError('PRINTMQ_API_INVALID_ID', 400, (where: string, rule: string = '1-64 of A-Z a-z 0-9 _ -') => `${where} is not a valid id (${rule})`)
 export const UnauthorizedError = defineError('PRINTMQ_API_UNAUTHORIZED', 401, (detail: string) => `unauthorized: ${detail}`)
 export const ForbiddenError = defineError('PRINTMQ_API_FORBIDDEN', 403, (detail: string) => `forbidden: ${detail}`)
 export const RouteNotFoundError = defineError('PRINTMQ_API_ROUTE_NOT_FOUND', 404, (method: string, url: string) => `no route ${method} ${url}`)

@@ -76,11 +76,31 @@ t.test('invalid ids and bodies get 400 and store nothing', async (t) => {
   assertError(t, await server.request('POST', '/v1/print-jobs', { token: operator, body: { ...validJob, copies: 11 } }), 400, 'PRINTMQ_API_INVALID_REQUEST')
   assertError(t, await server.request('POST', '/v1/print-jobs', { token: operator, body: { ...validJob, ttlSeconds: 86_401 } }), 400, 'PRINTMQ_API_INVALID_REQUEST')
   assertError(t, await server.request('POST', '/v1/print-jobs', { token: operator, body: { ...validJob, content: { type: 'pdf' } } }), 400, 'PRINTMQ_API_INVALID_REQUEST')
-  assertError(t, await server.request('GET', '/v1/print-jobs/not-a-uuid', { token: operator }), 400, 'PRINTMQ_API_INVALID_ID')
+  const badJobId = await server.request('GET', '/v1/print-jobs/abc', { token: operator })
+  assertError(t, badJobId, 400, 'PRINTMQ_API_INVALID_ID')
+  t.match(badJobId.body.message, /^params\/id is not a valid id \(a job id is a UUID such as /, 'a job id names its own rule, not the rule of other ids')
+  t.match((await server.request('POST', '/v1/branches', { token: admin, body: { id: 'has/slash' } })).body.message, /^body\/id is not a valid id \(1-64 of A-Z a-z 0-9 _ -\)$/)
   const raw = await fetch(`${server.httpUrl}/v1/print-jobs`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' }, body: '{"branchId":' })
   assertError(t, { status: raw.status, body: await raw.json() }, 400, 'PRINTMQ_API_INVALID_REQUEST')
   const text = await fetch(`${server.httpUrl}/v1/print-jobs`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'text/plain' }, body: 'hello' })
-  assertError(t, { status: text.status, body: await text.json() }, 415, 'PRINTMQ_API_UNSUPPORTED_MEDIA_TYPE')
+  const textBody: any = await text.json()
+  assertError(t, { status: text.status, body: textBody }, 415, 'PRINTMQ_API_UNSUPPORTED_MEDIA_TYPE')
+  t.equal(textBody.message, 'content type "text/plain" is not supported; send application/json', 'the message names the type sent')
+  // An empty body labelled JSON is no body: a route that needs one says so.
+  const empty = await fetch(`${server.httpUrl}/v1/print-jobs`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' } })
+  const emptyBody: any = await empty.json()
+  assertError(t, { status: empty.status, body: emptyBody }, 400, 'PRINTMQ_API_INVALID_REQUEST')
+  t.equal(emptyBody.message, 'invalid request: body must not be empty')
+  const poisoned = await fetch(`${server.httpUrl}/v1/print-jobs`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' }, body: '{"__proto__":{"x":1}}' })
+  assertError(t, { status: poisoned.status, body: await poisoned.json() }, 400, 'PRINTMQ_API_INVALID_REQUEST')
+})
+
+t.test('a reprint with an empty body labelled application/json is a reprint without options', async (t) => {
+  const job = await server.request('POST', '/v1/print-jobs', { token: operator, body: validJob })
+  t.equal(job.status, 202)
+  const reprint = await fetch(`${server.httpUrl}/v1/print-jobs/${job.body.id as string}/reprint`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' } })
+  t.equal(reprint.status, 202)
+  t.equal(((await reprint.json()) as { reprintOf: string }).reprintOf, job.body.id)
 })
 
 t.test('unknown or foreign branches, printers, agents and jobs are 404', async (t) => {
