@@ -39,28 +39,28 @@ const Time = Type.String({ format: 'date-time' })
 /** A branch as the API shows it. */
 export const BranchView = Type.Object({ id: Id, name: Type.Union([Type.String(), Type.Null()]), createdAt: Time })
 
-/** An agent as the API shows it (never its license key, except once at creation). */
+/**
+ * An agent as the API shows it (never its license key, except once at creation), with
+ * the broker URL it should use and the MQTT identity it logs in with.
+ */
 export const AgentView = Type.Object({
   id: Id,
   branchId: Id,
   name: Type.Union([Type.String(), Type.Null()]),
   licenseIssuedAt: Time,
   revoked: Type.Boolean(),
-  createdAt: Time
-})
-
-/**
- * An agent with a license key just issued (creation, rotation): the key, this once, and
- * the MQTT identity it logs in with.
- */
-export const AgentWithLicense = Type.Object({
-  ...AgentView.properties,
-  licenseKey: Type.String({ description: 'shown only in this response; the server keeps a hash' }),
+  createdAt: Time,
   mqtt: Type.Object({
-    url: Type.Union([Type.String(), Type.Null()]),
+    url: Type.Union([Type.String(), Type.Null()], { description: 'the broker URL agents should use, as seen by this request (PRINTMQ_PUBLIC_MQTT_URL when set)' }),
     username: Type.String(),
     clientId: Type.String()
   })
+})
+
+/** An agent with a license key just issued (creation, rotation): the key, this once. */
+export const AgentWithLicense = Type.Object({
+  ...AgentView.properties,
+  licenseKey: Type.String({ description: 'shown only in this response; the server keeps a hash' })
 })
 
 /** A code page the agent can select for text. */

@@ -14,21 +14,22 @@ export function branchView (row: BranchRow): Static<typeof BranchView> {
   return { id: row.id, name: row.name, createdAt: row.created_at.toISOString() }
 }
 
-/** An agent row as {@link AgentView}. */
-export function agentView (row: AgentRow): Static<typeof AgentView> {
+/** An agent row as {@link AgentView}; `mqttUrl`: the broker URL agents should use. */
+export function agentView (row: AgentRow, mqttUrl: string | null): Static<typeof AgentView> {
   return {
     id: row.id,
     branchId: row.branch_id,
     name: row.name,
     licenseIssuedAt: row.license_issued_at.toISOString(),
     revoked: row.revoked_at !== null,
-    createdAt: row.created_at.toISOString()
+    createdAt: row.created_at.toISOString(),
+    mqtt: { url: mqttUrl, ...agentMqttIdentity({ tenant: row.tenant_id, branch: row.branch_id, agent: row.id }) }
   }
 }
 
 /** An agent row with the license key just issued, as {@link AgentWithLicense}. */
-export function agentWithLicenseView (row: AgentRow, licenseKey: string, ref: AgentRef, mqttUrl: string | null): Static<typeof AgentWithLicense> {
-  return { ...agentView(row), licenseKey, mqtt: { url: mqttUrl, ...agentMqttIdentity(ref) } }
+export function agentWithLicenseView (row: AgentRow, licenseKey: string, mqttUrl: string | null): Static<typeof AgentWithLicense> {
+  return { ...agentView(row, mqttUrl), licenseKey }
 }
 
 /** A printer row as {@link PrinterView}. */

@@ -32,7 +32,7 @@ export const agentLicenseRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app
     // The database no longer accepts the old key; now cut the session it opened.
     const wasConnected = await deps.disconnectAgent(ref)
     request.log.info({ branch: branchId, agent: agentId, wasConnected }, 'agent license rotated')
-    return agentWithLicenseView(row, licenseKey, ref, deps.publicMqttUrl(request.headers.host))
+    return agentWithLicenseView(row, licenseKey, deps.publicMqttUrl(request.headers.host))
   })
 
   app.delete('/v1/branches/:branchId/agents/:agentId/license', {
@@ -46,6 +46,6 @@ export const agentLicenseRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app
     if (row === null) throw new AgentNotFoundError(agentId)
     const wasConnected = await deps.disconnectAgent({ tenant: auth.tenant, branch: branchId, agent: agentId })
     request.log.info({ branch: branchId, agent: agentId, wasConnected }, 'agent license revoked')
-    return agentView(row)
+    return agentView(row, deps.publicMqttUrl(request.headers.host))
   })
 }

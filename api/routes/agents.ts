@@ -43,20 +43,20 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps)
     if (row === null) throw new AgentExistsError(request.body.id)
     request.log.info({ branch: branchId, agent: row.id }, 'agent created')
     // The only time the key is shown; the database keeps its hash.
-    return await reply.code(201).send(agentWithLicenseView(row, licenseKey, ref, deps.publicMqttUrl(request.headers.host)))
+    return await reply.code(201).send(agentWithLicenseView(row, licenseKey, deps.publicMqttUrl(request.headers.host)))
   })
 
   app.get('/v1/branches/:branchId/agents', {
     onRequest: requireRole('admin', 'operator', 'technician'),
     schema: { tags, security, params: BranchParams, querystring: PageQuery, response: { 200: Page(AgentView), ...errorResponses(400, 401, 404) } }
-  }, async (request) => await listInBranch(deps.db, request.auth, request.params.branchId, request.query, listAgents, agentView))
+  }, async (request) => await listInBranch(deps.db, request.auth, request.params.branchId, request.query, listAgents, (row) => agentView(row, deps.publicMqttUrl(request.headers.host))))
 
   app.get('/v1/branches/:branchId/agents/:agentId', {
     onRequest: requireRole('admin', 'operator', 'technician'),
     schema: { tags, security, params: AgentParams, response: { 200: AgentView, ...errorResponses(400, 401, 404) } }
   }, async (request) => {
     const { branchId, agentId } = request.params
-    return agentView(await readInBranch(deps.db, request.auth, branchId, (trx) => findAgent(trx, branchId, agentId), () => new AgentNotFoundError(agentId)))
+    return agentView(await readInBranch(deps.db, request.auth, branchId, (trx) => findAgent(trx, branchId, agentId), () => new AgentNotFoundError(agentId)), deps.publicMqttUrl(request.headers.host))
   })
 
   app.patch('/v1/branches/:branchId/agents/:agentId', {
@@ -74,7 +74,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<ApiDeps> = async (app, deps)
     const row = await withTenant(deps.db, auth.tenant, (trx) => updateAgent(trx, branchId, agentId, { name: request.body.name }))
     if (row === null) throw new AgentNotFoundError(agentId)
     request.log.info({ branch: branchId, agent: agentId }, 'agent updated')
-    return agentView(row)
+    return agentView(row, deps.publicMqttUrl(request.headers.host))
   })
 
   app.delete('/v1/branches/:branchId/agents/:agentId', {

@@ -85,7 +85,10 @@ t.test('agents are listed, read and renamed without their license; deleting one 
   t.notOk(JSON.stringify(list.body).includes('license_hash') || JSON.stringify(list.body).includes('licenseKey'), 'no license material')
   const read = await server.request('GET', '/v1/branches/ag-b/agents/ag-1', { token: operator })
   t.match(read.body, { id: 'ag-1', branchId: 'ag-b', name: 'Kitchen', revoked: false })
-  t.same(Object.keys(read.body).sort(), ['branchId', 'createdAt', 'id', 'licenseIssuedAt', 'name', 'revoked'])
+  t.same(Object.keys(read.body).sort(), ['branchId', 'createdAt', 'id', 'licenseIssuedAt', 'mqtt', 'name', 'revoked'])
+  // The broker URL and MQTT identity, as at creation: a runbook can read them again.
+  t.same(read.body.mqtt, { url: server.mqttUrl, username: 'agent.acme.ag-b.ag-1', clientId: 'agent.acme.ag-b.ag-1' })
+  t.same(list.body.items[1].mqtt, { url: server.mqttUrl, username: 'agent.acme.ag-b.ag-2', clientId: 'agent.acme.ag-b.ag-2' })
   t.match((await server.request('PATCH', '/v1/branches/ag-b/agents/ag-1', { token: admin, body: { name: null } })).body, { name: null })
   await create('/v1/branches/ag-b/printers', { id: 'ag-p', agentId: 'ag-1', model: 'epson', connection: tcp })
   expectError(t, await server.request('DELETE', '/v1/branches/ag-b/agents/ag-1', { token: admin }), 409, 'PRINTMQ_API_AGENT_HAS_PRINTERS')
