@@ -78,7 +78,7 @@ export async function runAgentCheck (config: AgentConfig, options: CheckOptions)
     await client.endAsync(true).catch(() => {})
   }
   if (printers === undefined) {
-    lines.push({ ok: false, subject: 'config', detail: `no printer config within ${timeoutMs} ms: the server sends it when the agent comes online, and a server restart with the embedded broker loses the retained copy until then (start the agent, then check again)` })
+    lines.push({ ok: false, subject: 'config', detail: `no printer config within ${timeoutMs} ms: printmq's server publishes it when the agent logs in or comes online; is the server running and connected to this broker?` })
     return report(lines)
   }
   lines.push({ ok: printers.length > 0, subject: 'config', detail: `${printers.length} printer${printers.length === 1 ? '' : 's'}` })

@@ -47,6 +47,10 @@ export interface BrokerOptions {
    * absent: one broker, in memory.
    */
   readonly cluster?: ClusterBackends | null
+  /** An agent's license logged in here (the connection is ready). */
+  readonly onAgentLoggedIn?: (ref: AgentRef) => void
+  /** That connection ended. */
+  readonly onAgentLoggedOut?: (ref: AgentRef) => void
 }
 
 /** Default {@link BrokerOptions.maxPacketBytes}: 1 MiB. */
@@ -186,6 +190,7 @@ export class PrintmqBroker {
       if (principal?.kind === 'agent') {
         this.#agents.set(client.id, client)
         this.#log.info({ clientId: client.id }, 'agent connected')
+        this.#options.onAgentLoggedIn?.(principal.ref)
       } else if (principal?.kind === 'technician') {
         this.#closeAtExpiry(client, principal.expiresAt, principal.subject)
       }
@@ -196,6 +201,8 @@ export class PrintmqBroker {
       if (this.#agents.get(client.id) === client) {
         this.#agents.delete(client.id)
         this.#log.info({ clientId: client.id }, 'agent disconnected')
+        const principal = this.#principals.get(client)
+        if (principal?.kind === 'agent') this.#options.onAgentLoggedOut?.(principal.ref)
       }
     })
     // Errors of the cluster's machinery (a Redis command that failed, a Will that could

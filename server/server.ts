@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { publishAgentConfig } from '../api/agents/agent-config-publisher.js'
+import { AgentConfigRefresher } from '../api/agents/agent-config-refresher.js'
 import { AgentPresence } from '../api/agents/agent-presence.js'
 import { PrinterStatusStore } from '../api/agents/printer-status-store.js'
 import { createLicenseVerifier } from '../api/agents/license-verifier.js'
@@ -145,6 +146,8 @@ export class PrintmqServer {
       logger: log
     })
     this.#mqtt = mqtt
+    const configRefresher = new AgentConfigRefresher(async (ref) => { await publishAgentConfig(database.db, mqtt, ref) }, log)
+    this.#configRefresher = configRefresher
     const changes = new JobChanges()
     if (bus !== null) this.#shareJobChanges(bus, changes)
     const presence = new AgentPresence()
@@ -176,7 +179,7 @@ export class PrintmqServer {
         // Every instance hears every agent's health; the one the agent is connected to
         // sends its config and pending jobs.
         if (clustered && this.#broker !== null && !this.#broker.hasAgent(ref)) return
-        await publishAgentConfig(database.db, mqtt, ref)
+        await configRefresher.agentOnline(ref)
         await dispatcher.resendForAgent(ref, onlineAt)
       }
     }))
@@ -227,6 +230,7 @@ export class PrintmqServer {
   }
 
   #mqttPort: number | null = null
+  #configRefresher: AgentConfigRefresher | null = null
   #detachWebSocket: (() => Promise<void>) | null = null
 
   /**
@@ -256,7 +260,10 @@ export class PrintmqServer {
       tls,
       cluster: config.redisUrl === null
         ? null
-        : await (await import('../broker/cluster.js')).createClusterBackends({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: (err) => { this.#log.warn({ err: err.message }, 'redis error (broker)') } })
+        : await (await import('../broker/cluster.js')).createClusterBackends({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: (err) => { this.#log.warn({ err: err.message }, 'redis error (broker)') } }),
+      // Set once the server's MQTT client exists; logins before that get their config when they come online.
+      onAgentLoggedIn: (ref) => { this.#configRefresher?.agentLoggedIn(ref) },
+      onAgentLoggedOut: (ref) => { this.#configRefresher?.agentLoggedOut(ref) }
     })
     const ports = config.mqttPortExplicit ? [config.mqttPort] : [config.mqttPort, config.mqttFallbackPort ?? FALLBACK_MQTT_PORT, 0]
     for (const [attempt, port] of ports.entries()) {

@@ -1,7 +1,8 @@
 /**
  * Publishes an agent's retained `config` message: the printers it drives. Sent when a
  * printer is added or changed and whenever the agent comes online, so the retained copy
- * is right even after a broker restart lost it.
+ * is right even after a broker restart lost it; with the embedded broker also at the
+ * first login since the server started (agent-config-refresher.ts).
  */
 import type { Kysely } from 'kysely'
 import type { AgentRef } from '../../shared/ids.js'

@@ -65,7 +65,7 @@ t.test('the check tells an unreachable broker from a refused license', async (t)
 t.test('the check reports a missing config', async (t) => {
   const { url } = await startBroker(t)
   const report = await runAgentCheck(config(url), { transports, timeoutMs: 200 })
-  t.match(formatReport(report), /FAIL +config +no printer config within 200 ms: the server sends it when the agent comes online/)
+  t.match(formatReport(report), /FAIL +config +no printer config within 200 ms: printmq's server publishes it when the agent logs in or comes online/)
 })
 
 /** A port nothing listens on (bound, then closed). */
