@@ -79,11 +79,12 @@ function pick (flags: Omit<AgentFlags, 'url'>, flagName: Exclude<keyof AgentFlag
   return { value: value === undefined ? undefined : String(value), source: `${fileName}: ${fileKey ?? flagName}` }
 }
 
-function checkMs ({ value, source }: Setting, fallback: number, min: number): number {
+/** `zeroIsOff`: 0 turns the feature off (status checks); elsewhere 0 is refused. */
+function checkMs ({ value, source }: Setting, fallback: number, min: number, zeroIsOff = false): number {
   if (value === undefined) return fallback
   const ms = Number(value)
-  if (!/^\d+$/.test(value) || (ms !== 0 && ms < min) || ms > 24 * 3600 * 1000) {
-    throw new AgentBadSettingError(source, `${JSON.stringify(value)} is not a number of milliseconds (0 or ${min} and more)`)
+  if (!/^\d+$/.test(value) || (ms === 0 && !zeroIsOff) || (ms !== 0 && ms < min) || ms > 24 * 3600 * 1000) {
+    throw new AgentBadSettingError(source, `${JSON.stringify(value)} is not a number of milliseconds (${zeroIsOff ? '0 for off, or ' : ''}${min} to 86400000)`)
   }
   return ms
 }
@@ -173,7 +174,7 @@ export function loadAgentConfig (flags: AgentFlags, env: NodeJS.ProcessEnv, file
     stateDir: checkStateDir(get('state-dir', 'PRINTMQ_STATE_DIR')),
     logLevel: checkLogLevel(get('log-level', 'PRINTMQ_LOG_LEVEL')),
     healthIntervalMs: checkMs(get('health-interval', 'PRINTMQ_HEALTH_INTERVAL_MS'), AGENT_DEFAULTS.healthIntervalMs, 1000),
-    statusIntervalMs: checkMs(get('status-interval', 'PRINTMQ_STATUS_INTERVAL_MS'), AGENT_DEFAULTS.statusIntervalMs, 500),
+    statusIntervalMs: checkMs(get('status-interval', 'PRINTMQ_STATUS_INTERVAL_MS'), AGENT_DEFAULTS.statusIntervalMs, 500, true),
     statusTimeoutMs: checkMs(get('status-timeout', 'PRINTMQ_STATUS_TIMEOUT_MS'), AGENT_DEFAULTS.statusTimeoutMs, 50)
   })
 }

@@ -5,6 +5,7 @@
  */
 import { PRINTMQ_VERSION } from '../shared/version.js'
 import { run } from './agent-command.js'
+import { describeCommandError } from './command-errors.js'
 
 const argv = process.argv.slice(2)
 if (argv[0] === '--version' || argv[0] === '-v') {
@@ -13,8 +14,8 @@ if (argv[0] === '--version' || argv[0] === '-v') {
   try {
     await run(argv, process.env)
   } catch (err) {
-    const e = err as { code?: string, message?: string }
-    console.error(`printmq agent: ${e.code !== undefined && e.code.startsWith('PRINTMQ_') ? `${e.message ?? ''} (${e.code})` : (err instanceof Error ? err.stack ?? err.message : String(err))}`)
-    process.exitCode = 1
+    const { text, exitCode } = describeCommandError('agent', err)
+    console.error(text)
+    process.exitCode = exitCode
   }
 }

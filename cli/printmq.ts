@@ -3,6 +3,7 @@
  * composition root: the only code that reads process.env and handles signals.
  */
 import { PRINTMQ_VERSION } from '../shared/version.js'
+import { describeCommandError } from './command-errors.js'
 
 type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<void>
 
@@ -34,8 +35,8 @@ if (name === undefined || name === '--help' || name === '-h' || name === 'help')
     const command = await COMMANDS[name].load()
     await command(rest, process.env)
   } catch (err) {
-    const e = err as { code?: string, message?: string }
-    console.error(`printmq ${name}: ${e.code !== undefined && e.code.startsWith('PRINTMQ_') ? `${e.message ?? ''} (${e.code})` : (err instanceof Error ? err.stack ?? err.message : String(err))}`)
-    process.exitCode = 1
+    const { text, exitCode } = describeCommandError(name, err)
+    console.error(text)
+    process.exitCode = exitCode
   }
 }

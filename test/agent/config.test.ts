@@ -76,3 +76,15 @@ t.test('an unknown config file key and a bad interval are refused naming their s
   t.throws(() => loadAgentConfig({}, { PRINTMQ_URL: 'mqtt://b', PRINTMQ_LICENSE: license, PRINTMQ_STATUS_TIMEOUT_MS: 'soon' }),
     { code: 'PRINTMQ_AGENT_BAD_SETTING', message: /^PRINTMQ_STATUS_TIMEOUT_MS:/ })
 })
+
+t.test('0 turns idle status checks off; a status timeout or health interval of 0 is refused', async (t) => {
+  const env = { PRINTMQ_URL: 'mqtt://b', PRINTMQ_LICENSE: license }
+  t.equal(loadAgentConfig({ 'status-interval': '0' }, env).statusIntervalMs, 0)
+  // A timeout of 0 would call every printer offline; a health interval of 0 would publish health without pause.
+  t.throws(() => loadAgentConfig({ 'status-timeout': '0' }, env),
+    { code: 'PRINTMQ_AGENT_BAD_SETTING', message: '--status-timeout: "0" is not a number of milliseconds (50 to 86400000)' })
+  t.throws(() => loadAgentConfig({}, { ...env, PRINTMQ_HEALTH_INTERVAL_MS: '0' }),
+    { code: 'PRINTMQ_AGENT_BAD_SETTING', message: 'PRINTMQ_HEALTH_INTERVAL_MS: "0" is not a number of milliseconds (1000 to 86400000)' })
+  t.throws(() => loadAgentConfig({ 'status-interval': '10' }, env),
+    { code: 'PRINTMQ_AGENT_BAD_SETTING', message: '--status-interval: "10" is not a number of milliseconds (0 for off, or 500 to 86400000)' })
+})
