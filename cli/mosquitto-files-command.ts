@@ -71,6 +71,10 @@ export async function run (argv: string[], env: NodeJS.ProcessEnv): Promise<void
     for (const tenant of tenants.length > 0 ? tenants : await listVisibleTenants(database.db)) {
       agents.push(...await withTenant(database.db, tenant, listLicensedAgents))
     }
+  } catch (err) {
+    // 42P01: undefined table. A database the server never started on (or migrated).
+    if ((err as { code?: unknown }).code === '42P01') throw new ConfigError(config.databaseUrl !== null ? 'DATABASE_URL' : '--data-dir', 'the database has no printmq tables yet: start `printmq server` on it once (or run `printmq migrate`), then run this again')
+    throw err
   } finally {
     await database.close()
   }

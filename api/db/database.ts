@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { Kysely, Migrator, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { Logger } from '../../shared/logger.js'
+import { lockDataDir } from './data-dir-lock.js'
 import type { Database } from './schema.js'
 import { migrationProvider } from './migrations.js'
 import { PGliteDialect } from './pglite-dialect.js'
@@ -54,14 +55,29 @@ export async function openDatabase (location: DatabaseLocation): Promise<OpenDat
   }
   const { PGlite } = await import('@electric-sql/pglite')
   let pglite
+  let unlock = async (): Promise<void> => {}
   if (location.dataDir === null) {
     pglite = await PGlite.create()
   } else {
     await mkdir(location.dataDir, { recursive: true })
-    pglite = await PGlite.create(join(location.dataDir, 'pglite'))
+    // One process at a time on these files (data-dir-lock.ts).
+    unlock = await lockDataDir(location.dataDir)
+    try {
+      pglite = await PGlite.create(join(location.dataDir, 'pglite'))
+    } catch (err) {
+      await unlock()
+      throw err
+    }
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
-  return { db, kind: 'pglite', poolStats: () => null, close: () => db.destroy() }
+  return {
+    db,
+    kind: 'pglite',
+    poolStats: () => null,
+    close: async () => {
+      try { await db.destroy() } finally { await unlock() }
+    }
+  }
 }
 
 /** Run every pending migration; throws when one fails. */
