@@ -9,9 +9,15 @@
  * there, so later appends never glue onto a torn line. Compaction writes a temporary
  * file, fsyncs it, renames it over the journal and fsyncs the directory, so a crash
  * leaves either the old or the new file, never half of one.
+ *
+ * Compaction does not hold up printing: the entries are copied to the temporary file
+ * while appends go on to the journal as before; records appended meanwhile are also
+ * copied to the temporary file, under the lock, just before it replaces the journal.
+ * Only that last step (what was appended meanwhile, a sync, the rename) waits for
+ * appends and makes them wait.
  */
 import { constants } from 'node:fs'
-import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../shared/logger.js'
 import type { PrintJobMessage } from '../shared/messages.js'
@@ -40,6 +46,14 @@ const SYNCED_APPEND = constants.O_DSYNC !== undefined ? constants.O_WRONLY | con
 /** Open the journal for appending: synced writes where the platform has them. */
 async function openForAppend (path: string): Promise<FileHandle> {
   return await open(path, SYNCED_APPEND ?? 'a')
+}
+
+/** Entries serialized per write while compacting (keeps each turn of the event loop short). */
+const COMPACTION_CHUNK = 500
+
+/** Write all of `data` at the handle's position. */
+async function writeAll (handle: FileHandle, data: Buffer): Promise<void> {
+  for (let offset = 0; offset < data.length;) offset += (await handle.write(data, offset)).bytesWritten
 }
 
 /** At most this long before a record written lazily (see Journal.markReported) reaches the file, in ms. */
@@ -76,6 +90,10 @@ export class Journal {
   #lazyDueAt = Infinity
   #size = 0
   #compactAt = 0
+  /** While a compaction copies the entries: what was appended since, for its new file. */
+  #appendedDuringCompaction: Buffer[] | null = null
+  /** The compaction running, if any (one at a time). */
+  #compaction: Promise<void> | null = null
   /** Serialises appends and compaction: one file operation at a time. */
   #tail: Promise<unknown> = Promise.resolve()
 
@@ -110,6 +128,7 @@ export class Journal {
     if (handle === null) return
     this.#clearLazyTimer()
     if (this.#lazy.length > 0) await this.append([]).catch((err: unknown) => { this.#log.warn({ err }, 'journal write failed') })
+    await this.#compaction?.catch(() => {})
     await this.#tail.catch(() => {})
     this.#handle = null
     await handle.close()
@@ -253,7 +272,7 @@ export class Journal {
       this.#lazyWaiters = []
       const data = serializeRecords([...lazy, ...(records ?? [])])
       try {
-        for (let offset = 0; offset < data.length;) offset += (await handle.write(data, offset)).bytesWritten
+        await writeAll(handle, data)
         // Lazy records alone are not worth an fsync (see markReported), unless someone waits for them; with O_DSYNC every write is synced anyway.
         if (SYNCED_APPEND === null && ((records !== null && records.length > 0) || waiters.length > 0)) await handle.sync()
       } catch (err) {
@@ -263,19 +282,37 @@ export class Journal {
       }
       for (const waiter of waiters) waiter.resolve()
       this.#size += data.length
+      this.#appendedDuringCompaction?.push(data)
       for (const record of records ?? []) applyRecord(this.#entries, record)
       return records !== null
     })
-    if (this.#size > this.#compactAt) await this.compact()
+    if (this.#size > this.#compactAt && this.#compaction === null) {
+      // In the background: this write is on disk already, and later ones go on meanwhile.
+      this.compact().catch((err: unknown) => { this.#log.error({ err, bytes: this.#size }, 'journal compaction failed; tried again after more writes') })
+    }
     return written
+  }
+
+  /** Resolves when no compaction is running (it never rejects). */
+  async compacted (): Promise<void> {
+    await this.#compaction?.catch(() => {})
   }
 
   /**
    * Rewrite the journal keeping entries updated within the retention period and every
-   * entry not yet finished (not settled, or outcome not yet acknowledged).
+   * entry not yet finished (not settled, or outcome not yet acknowledged). Appends go on
+   * while it copies (see the top of this file). A call while one runs joins it.
    */
-  async compact (): Promise<void> {
-    await this.#exclusive(async () => {
+  compact (): Promise<void> {
+    this.#compaction ??= this.#compactOnce().finally(() => { this.#compaction = null })
+    return this.#compaction
+  }
+
+  async #compactOnce (): Promise<void> {
+    // Under the lock: drop what is past retention, take the entries as they are now, and
+    // from here keep a copy of every write. Entries are replaced, never changed, so the
+    // array stays as it was taken; every record applied later is in the copied writes.
+    const { before, entries } = await this.#exclusive(async () => {
       if (this.#handle === null) throw new JournalClosedError()
       const cutoff = this.#now() - this.#retentionMs
       const before = this.#entries.size
@@ -283,38 +320,55 @@ export class Journal {
         const finished = entry.phase === 'settled' && entry.reported
         if (finished && entry.updatedAt < cutoff) this.#entries.delete(jobId)
       }
-      // Lazy records are already in memory, so the rewrite includes them.
-      const lazyIncluded = this.#lazy.length
-      const waiters = this.#lazyWaiters
-      this.#lazyWaiters = []
-      const data = serializeRecords([...this.#entries.values()].flatMap(recordsFor))
-      const temp = `${this.#path}.tmp`
-      try {
-        const tempHandle = await open(temp, 'w')
-        try {
-          await tempHandle.writeFile(data)
-          await tempHandle.sync()
-        } finally {
-          await tempHandle.close()
+      this.#appendedDuringCompaction = []
+      return { before, entries: [...this.#entries.values()] }
+    })
+    const temp = `${this.#path}.tmp`
+    let tempHandle: FileHandle | null = null
+    try {
+      // Outside the lock: appends go on to the journal meanwhile.
+      tempHandle = await open(temp, 'w')
+      let size = 0
+      for (let i = 0; i < entries.length; i += COMPACTION_CHUNK) {
+        const data = serializeRecords(entries.slice(i, i + COMPACTION_CHUNK).flatMap(recordsFor))
+        await writeAll(tempHandle, data)
+        size += data.length
+      }
+      await tempHandle.sync()
+      // Under the lock: add what was appended meanwhile, then replace the journal. Records
+      // written lazily (markReported) may stand twice in the new file; replaying a record
+      // again changes nothing.
+      const newFile = tempHandle
+      await this.#exclusive(async () => {
+        const handle = this.#handle
+        if (handle === null) throw new JournalClosedError()
+        const appended = Buffer.concat(this.#appendedDuringCompaction ?? [])
+        this.#appendedDuringCompaction = null
+        if (appended.length > 0) {
+          await writeAll(newFile, appended)
+          await newFile.sync()
         }
-        await this.#handle.close()
-        this.#handle = null
+        tempHandle = null
+        await newFile.close()
         await rename(temp, this.#path)
+        // The journal's path now holds everything; the old handle writes to the replaced file.
+        this.#handle = null
+        await handle.close().catch(() => {})
         await this.#syncDir()
         this.#handle = await openForAppend(this.#path)
-      } catch (err) {
-        // Whether the lazy records reached the disk is not known: their outcomes are not
-        // published now (the job runner logs the error); a later start republishes what the file holds.
-        for (const waiter of waiters) waiter.reject(err)
-        throw err
-      }
-      this.#size = data.length
-      this.#lazy.splice(0, lazyIncluded)
-      for (const waiter of waiters) waiter.resolve()
-      // Without this, a journal whose entries are all recent would be rewritten on every append.
-      this.#compactAt = Math.max(this.#maxBytes, 2 * this.#size)
-      this.#log.info({ entriesBefore: before, entriesAfter: this.#entries.size, bytes: this.#size }, 'journal compacted')
-    })
+        this.#size = size + appended.length
+        // Without this, a journal whose entries are all recent would be rewritten on every append.
+        this.#compactAt = Math.max(this.#maxBytes, 2 * this.#size)
+        this.#log.info({ entriesBefore: before, entriesAfter: this.#entries.size, bytes: this.#size, appendedMeanwhile: appended.length }, 'journal compacted')
+      })
+    } catch (err) {
+      this.#appendedDuringCompaction = null
+      if (tempHandle !== null) await (tempHandle as FileHandle).close().catch(() => {})
+      await rm(temp, { force: true }).catch(() => {})
+      // Not again on the very next append (a full disk would fail every one).
+      this.#compactAt = Math.max(this.#compactAt, this.#size + this.#maxBytes)
+      throw err
+    }
   }
 
   async #load (): Promise<void> {

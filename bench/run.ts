@@ -8,7 +8,8 @@ const SCENARIOS: Record<string, () => Promise<{ run: (args: Record<string, strin
   'end-to-end': async () => await import('./end-to-end.js'),
   'broker-routing': async () => await import('./broker-routing.js'),
   connections: async () => await import('./connections.js'),
-  'server-start': async () => await import('./server-start.js')
+  'server-start': async () => await import('./server-start.js'),
+  'journal-compaction': async () => await import('./journal-compaction.js')
 }
 
 const argv = process.argv.slice(2)

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { appendFile, readFile, stat } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Journal, JOURNAL_FILE, LAZY_FLUSH_MS } from '../../agent/journal.js'
 import { decodeMessage, type PrintJobMessage } from '../../shared/messages.js'
@@ -128,7 +128,68 @@ t.test('the journal compacts itself when it grows past maxBytes', async (t) => {
   t.equal(journal.get(ids[0] ?? ''), undefined, 'the first job, 180 h old, was compacted away')
   t.ok(journal.get(ids[59] ?? ''), 'the last job is kept')
   t.ok(journal.entries().length < 60)
+  await journal.compacted()
   t.equal((await stat(journal.path)).size, journal.sizeBytes, 'the size it tracks is the file size')
+})
+
+/** `count` finished jobs in one write. */
+async function fill (journal: Journal, count: number): Promise<string[]> {
+  const records = []
+  const ids: string[] = []
+  for (let i = 0; i < count; i++) {
+    const j = job(`ticket ${i}`)
+    ids.push(j.jobId)
+    const at = new Date().toISOString()
+    records.push({ t: 'accepted' as const, at, jobId: j.jobId, printerId: j.printerId, correlationId: j.correlationId, job: j },
+      { t: 'outcome' as const, at, jobId: j.jobId, outcome: { state: 'printed' as const, code: 200 } }, { t: 'reported' as const, at, jobId: j.jobId })
+  }
+  await journal.append(records)
+  return ids
+}
+
+t.test('appends during a compaction are not held up by it, and are in the compacted file', async (t) => {
+  const dir = t.testdir()
+  const journal = await openJournal(t, dir)
+  const old = await fill(journal, 5000)
+  const order: string[] = []
+  const compaction = journal.compact().then(() => { order.push('compaction done') })
+  const during = job('during')
+  await journal.accept(during).then(() => { order.push('accept done') })
+  t.equal(await journal.markPrinting(during.jobId), true)
+  await compaction
+  t.same(order, ['accept done', 'compaction done'], 'the append finished while the compaction was copying')
+  await journal.settle(during.jobId, { state: 'printed', code: 200 })
+  t.equal((await stat(journal.path)).size, journal.sizeBytes, 'the size it tracks is the file size')
+  await journal.stop()
+
+  const reopened = await openJournal(t, dir)
+  t.equal(reopened.entries().length, 5001, 'every job is there once')
+  t.match(reopened.get(during.jobId), { phase: 'settled', outcome: { state: 'printed' } }, 'the records written during the compaction and after it')
+  t.match(reopened.get(old[4999] ?? ''), { phase: 'settled', reported: true })
+})
+
+t.test('a compaction that fails does not fail the write that started it; it is tried again later', async (t) => {
+  const dir = t.testdir()
+  const journal = await openJournal(t, dir, { maxBytes: 4096 })
+  // The temporary file cannot be created: a directory stands at its path.
+  await mkdir(join(dir, `${JOURNAL_FILE}.tmp`))
+  const first = await fill(journal, 20)
+  const accepted = job('accepted after the failure')
+  await journal.accept(accepted)
+  await journal.compacted()
+  const grown = (await stat(journal.path)).size
+  t.ok(grown > 4096, 'nothing was compacted')
+  t.equal(grown, journal.sizeBytes)
+
+  await rm(join(dir, `${JOURNAL_FILE}.tmp`), { recursive: true })
+  await fill(journal, 20)
+  await journal.compacted()
+  t.notOk((await readFile(journal.path, 'utf8')).includes('ticket 0'), 'compacted once more had been written (a settled job keeps no content)')
+  await journal.stop()
+  const reopened = await openJournal(t, dir)
+  t.equal(reopened.entries().length, 41)
+  t.match(reopened.get(first[0] ?? ''), { phase: 'settled' })
+  t.match(reopened.get(accepted.jobId), { phase: 'accepted' })
 })
 
 t.test('appending after stop fails with a clear error', async (t) => {
