@@ -110,8 +110,11 @@ async function waitPrinted (branch: LoadProcess, target: number, timeoutMs: numb
  * before the server has applied the agent's result when the server is saturated, so
  * waiting for tickets alone would read histories that do not say `printed` yet.
  */
-async function latencies (server: Server, ids: readonly string[]): Promise<{ values: number[], lastPrintedAt: number, stages: Record<string, number[]> }> {
+async function latencies (server: Server, ids: readonly string[], started: number): Promise<{ values: number[], lastPrintedAt: number, stages: Record<string, number[]>, bySecond: Map<number, number[]> }> {
   const values: number[] = []
+  // Latencies by the second of the row the job was submitted in: whether a high p99 is
+  // one stall or spread over the row.
+  const bySecond = new Map<number, number[]>()
   // Where the time goes: stored -> broker acknowledged, -> agent journaled, -> printed.
   const stages: Record<string, number[]> = { dispatched: [], accepted: [], printed: [] }
   let lastPrintedAt = 0
@@ -124,6 +127,8 @@ async function latencies (server: Server, ids: readonly string[]): Promise<{ val
       if (printed === null) continue
       const created = Date.parse(job.createdAt as string)
       values.push(printed - created)
+      const second = Math.floor((created - started) / 1000)
+      bySecond.set(second, [...(bySecond.get(second) ?? []), printed - created])
       lastPrintedAt = Math.max(lastPrintedAt, printed)
       let before = created
       for (const state of ['dispatched', 'accepted', 'printed']) {
@@ -134,7 +139,17 @@ async function latencies (server: Server, ids: readonly string[]): Promise<{ val
       }
     }
   }
-  return { values, lastPrintedAt, stages }
+  return { values, lastPrintedAt, stages, bySecond }
+}
+
+/** The second of the row whose p99 was highest: `s7 p99 650` (second 7 from the row's start). */
+function slowestSecond (bySecond: Map<number, number[]>): string {
+  let worst: { second: number, p99: number } | null = null
+  for (const [second, values] of bySecond) {
+    const p99 = percentile(values, 99)
+    if (worst === null || p99 > worst.p99) worst = { second, p99 }
+  }
+  return worst === null ? '-' : `s${worst.second} p99 ${round(worst.p99, 0)}`
 }
 
 async function measure (server: Server, branch: LoadProcess, printers: number, mode: { rate: number } | { concurrency: number }, seconds: number): Promise<Record<string, unknown>> {
@@ -176,7 +191,7 @@ async function measure (server: Server, branch: LoadProcess, printers: number, m
     postgres: cpuSecondsSince(postgresCpuBefore, await cpuSecondsByName('postgres'))
   }
   const allPaperSeconds = (Date.now() - started) / 1000
-  const { values: lat, lastPrintedAt, stages } = await latencies(server, ids)
+  const { values: lat, lastPrintedAt, stages, bySecond } = await latencies(server, ids, started)
   // Until the server recorded the last job printed (same host, so one clock).
   const allPrintedSeconds = ((lastPrintedAt > 0 ? lastPrintedAt : Date.now()) - started) / 1000
   // Includes applying every result (which can trail the paper) and one GET per job.
@@ -195,6 +210,7 @@ async function measure (server: Server, branch: LoadProcess, printers: number, m
     p99Ms: round(percentile(lat, 99), 1),
     // p50/p99 of each step (ms): to `dispatched` (stored, published, broker PUBACK recorded),
     // to `accepted` (agent journaled it; its result recorded), to `printed`.
+    slowestSecond: slowestSecond(bySecond),
     stagesP50P99Ms: Object.entries(stages).map(([state, v]) => `${state} ${round(percentile(v, 50), 0)}/${round(percentile(v, 99), 0)}`).join(', '),
     serverCpuMsPerJob: round((cpu / Math.max(1, printed)) * 1000, 2),
     // CPU ms per job until the last ticket was out (no history reads): the server, the
