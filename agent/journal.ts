@@ -288,7 +288,10 @@ export class Journal {
     })
     if (this.#size > this.#compactAt && this.#compaction === null) {
       // In the background: this write is on disk already, and later ones go on meanwhile.
-      this.compact().catch((err: unknown) => { this.#log.error({ err, bytes: this.#size }, 'journal compaction failed; tried again after more writes') })
+      this.compact().catch((err: unknown) => {
+        if (err instanceof JournalClosedError) this.#log.debug('journal compaction ended by stop')
+        else this.#log.error({ err, bytes: this.#size }, 'journal compaction failed; tried again after more writes')
+      })
     }
     return written
   }
@@ -350,10 +353,10 @@ export class Journal {
         }
         tempHandle = null
         await newFile.close()
-        await rename(temp, this.#path)
-        // The journal's path now holds everything; the old handle writes to the replaced file.
+        // The old file is closed before the rename, as Windows wants (no appends run meanwhile: this holds the lock).
         this.#handle = null
-        await handle.close().catch(() => {})
+        await handle.close()
+        await rename(temp, this.#path)
         await this.#syncDir()
         this.#handle = await openForAppend(this.#path)
         this.#size = size + appended.length

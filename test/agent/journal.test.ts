@@ -168,6 +168,21 @@ t.test('appends during a compaction are not held up by it, and are in the compac
   t.match(reopened.get(old[4999] ?? ''), { phase: 'settled', reported: true })
 })
 
+t.test('stop during a compaction waits for it; the journal is whole after reopening', async (t) => {
+  const dir = t.testdir()
+  const journal = await openJournal(t, dir)
+  await fill(journal, 3000)
+  const compaction = journal.compact()
+  const last = job('last')
+  const accepted = journal.accept(last)
+  await journal.stop()
+  await compaction
+  await accepted
+  const reopened = await openJournal(t, dir)
+  t.equal(reopened.entries().length, 3001)
+  t.match(reopened.get(last.jobId), { phase: 'accepted' })
+})
+
 t.test('a compaction that fails does not fail the write that started it; it is tried again later', async (t) => {
   const dir = t.testdir()
   const journal = await openJournal(t, dir, { maxBytes: 4096 })
