@@ -128,7 +128,9 @@ async function latencies (server: Server, ids: readonly string[], started: numbe
       const created = Date.parse(job.createdAt as string)
       values.push(printed - created)
       const second = Math.floor((created - started) / 1000)
-      bySecond.set(second, [...(bySecond.get(second) ?? []), printed - created])
+      const inSecond = bySecond.get(second)
+      if (inSecond === undefined) bySecond.set(second, [printed - created])
+      else inSecond.push(printed - created)
       lastPrintedAt = Math.max(lastPrintedAt, printed)
       let before = created
       for (const state of ['dispatched', 'accepted', 'printed']) {
@@ -208,9 +210,9 @@ async function measure (server: Server, branch: LoadProcess, printers: number, m
     p50Ms: round(percentile(lat, 50), 1),
     p95Ms: round(percentile(lat, 95), 1),
     p99Ms: round(percentile(lat, 99), 1),
+    slowestSecond: slowestSecond(bySecond),
     // p50/p99 of each step (ms): to `dispatched` (stored, published, broker PUBACK recorded),
     // to `accepted` (agent journaled it; its result recorded), to `printed`.
-    slowestSecond: slowestSecond(bySecond),
     stagesP50P99Ms: Object.entries(stages).map(([state, v]) => `${state} ${round(percentile(v, 50), 0)}/${round(percentile(v, 99), 0)}`).join(', '),
     serverCpuMsPerJob: round((cpu / Math.max(1, printed)) * 1000, 2),
     // CPU ms per job until the last ticket was out (no history reads): the server, the
