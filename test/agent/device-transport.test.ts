@@ -19,12 +19,17 @@ runTransportContract('device', async (t) => {
   const transport = new DeviceTransport(device, { answersPath: answers, writeMs: 2000 })
   const printerSide = (async () => {
     const reply = await open(answers, 'w')
-    const emulator = emulatorFor(status, tickets, (bytes) => { reply.write(bytes).catch(() => {}) })
+    // One write after the other: FileHandle writes issued together run on libuv's thread
+    // pool and may reach the FIFO out of order (answers of one status check swapped, about
+    // 1 run in 10), which a printer answering on its wire never does.
+    let replies = Promise.resolve()
+    const emulator = emulatorFor(status, tickets, (bytes) => { replies = replies.then(async () => { await reply.write(bytes) }).catch(() => {}) })
     const input = createReadStream(device)
     input.on('data', (chunk) => { emulator.push(chunk as Buffer) })
     input.on('end', () => { emulator.end() })
     t.teardown(async () => {
       input.destroy()
+      await replies
       await reply.close()
     })
   })()
